@@ -1,0 +1,142 @@
+package kinesislocal
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+)
+
+// Endpoint is the base endpoint the in-process transport answers for. The host is never resolved.
+const Endpoint = "http://kinesislocal.invalid"
+
+// RoundTripper returns an http.RoundTripper that serves every request in-process through h, with no
+// socket. Streaming responses (SubscribeToShard) are delivered as they are written. Each request's
+// handler runs in its own goroutine, which ends when the handler returns; closing the response
+// body (or cancelling the request context) cancels the handler's context.
+func RoundTripper(h http.Handler) http.RoundTripper {
+	return inProcess{h: h}
+}
+
+// AWSConfig returns an aws.Config whose Kinesis and DynamoDB clients reach s in-process, with no
+// socket: static dummy credentials, Options.Region, BaseEndpoint Endpoint. The SDK's default
+// retryer is kept, as it would be against AWS.
+func (s *Server) AWSConfig() aws.Config {
+	return aws.Config{
+		Region:       s.opts.Region,
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDKINESISLOCAL", "kinesislocal-secret", ""),
+		HTTPClient:   &http.Client{Transport: RoundTripper(s)},
+		BaseEndpoint: aws.String(Endpoint),
+	}
+}
+
+type inProcess struct{ h http.Handler }
+
+func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
+	// The request body must be fully read before the handler sees it: the SDK may reuse or rewind it.
+	var body []byte
+	if req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		body = b
+	}
+	ctx, cancel := context.WithCancel(req.Context())
+	sreq := req.Clone(ctx)
+	sreq.Body = io.NopCloser(bytes.NewReader(body))
+	sreq.ContentLength = int64(len(body))
+	sreq.RequestURI = req.URL.RequestURI()
+	if sreq.Host == "" {
+		sreq.Host = req.URL.Host
+	}
+	sreq.RemoteAddr = "127.0.0.1:0"
+
+	pr, pw := io.Pipe()
+	rw := &pipeWriter{header: make(http.Header), pw: pw, ready: make(chan struct{})}
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				rw.finish(errors.New("kinesislocal: handler panicked"))
+				panic(p)
+			}
+			rw.finish(nil)
+		}()
+		t.h.ServeHTTP(rw, sreq)
+	}()
+	select {
+	case <-rw.ready:
+	case <-ctx.Done():
+		cancel()
+		pr.CloseWithError(ctx.Err())
+		return nil, ctx.Err()
+	}
+	resp := &http.Response{
+		Status:        strconv.Itoa(rw.status) + " " + http.StatusText(rw.status),
+		StatusCode:    rw.status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        rw.sent,
+		Body:          &cancelBody{ReadCloser: pr, cancel: cancel},
+		ContentLength: -1,
+		Request:       req,
+	}
+	if cl, err := strconv.ParseInt(rw.sent.Get("Content-Length"), 10, 64); err == nil {
+		resp.ContentLength = cl
+	}
+	return resp, nil
+}
+
+// cancelBody cancels the handler's context when the client closes the body.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	b.cancel()
+	return b.ReadCloser.Close()
+}
+
+// pipeWriter is an http.ResponseWriter (and http.Flusher) that hands the status and headers over
+// once, then streams the body through a pipe.
+type pipeWriter struct {
+	header http.Header
+	pw     *io.PipeWriter
+
+	once   sync.Once
+	ready  chan struct{}
+	status int
+	sent   http.Header
+}
+
+func (w *pipeWriter) Header() http.Header { return w.header }
+
+func (w *pipeWriter) WriteHeader(code int) {
+	w.once.Do(func() {
+		w.status = code
+		w.sent = w.header.Clone()
+		close(w.ready)
+	})
+}
+
+func (w *pipeWriter) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.pw.Write(p)
+}
+
+// Flush is a no-op: every Write is already handed to the reader.
+func (w *pipeWriter) Flush() {}
+
+func (w *pipeWriter) finish(err error) {
+	w.WriteHeader(http.StatusOK)
+	w.pw.CloseWithError(err)
+}
