@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shoal-go/shoal/kinesislocal"
+)
+
+// faultFlags collects repeated --fault values.
+type faultFlags []kinesislocal.Fault
+
+func (f *faultFlags) String() string { return fmt.Sprint(len(*f), " faults") }
+
+// Set parses OPERATION:ERROR_CODE[:PROBABILITY[:LATENCY]], e.g.
+// GetRecords:ProvisionedThroughputExceededException:0.2 or PutRecords::1:50ms (latency only).
+func (f *faultFlags) Set(s string) error {
+	parts := strings.Split(s, ":")
+	if len(parts) < 2 || len(parts) > 4 {
+		return fmt.Errorf("fault %q: want OPERATION:ERROR_CODE[:PROBABILITY[:LATENCY]]", s)
+	}
+	fault := kinesislocal.Fault{Operation: parts[0], ErrorCode: parts[1]}
+	if len(parts) > 2 && parts[2] != "" {
+		p, err := strconv.ParseFloat(parts[2], 64)
+		if err != nil {
+			return fmt.Errorf("fault %q: probability: %w", s, err)
+		}
+		fault.Probability = p
+	}
+	if len(parts) > 3 && parts[3] != "" {
+		d, err := time.ParseDuration(parts[3])
+		if err != nil {
+			return fmt.Errorf("fault %q: latency: %w", s, err)
+		}
+		fault.Latency = d
+	}
+	*f = append(*f, fault)
+	return nil
+}
+
+func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("local", "local [--addr 127.0.0.1:4567] [--data-dir DIR] [--limits] [--fault OP:CODE[:P[:LATENCY]]]...", stderr)
+	addr := fs.String("addr", "127.0.0.1:4567", "listen address (loopback by default)")
+	dataDir := fs.String("data-dir", "", "keep state durably in this directory (default: in memory)")
+	stateDelay := fs.Duration("state-delay", 50*time.Millisecond, "how long streams and tables stay CREATING/UPDATING")
+	limits := fs.Bool("limits", false, "enforce AWS per-shard throughput limits (1 MiB/s and 1000 rec/s in, 2 MiB/s and 5 reads/s out)")
+	verbose := fs.Bool("v", false, "log every request")
+	var faults faultFlags
+	fs.Var(&faults, "fault", "inject a fault, repeatable: OPERATION:ERROR_CODE[:PROBABILITY[:LATENCY]] (OPERATION * = all)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	opts := kinesislocal.Options{StateDelay: *stateDelay, DataDir: *dataDir, Faults: faults, Logger: log}
+	if *limits {
+		opts.Limits = &kinesislocal.Limits{}
+	}
+	srv, err := kinesislocal.New(opts)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "kinesislocal listening on http://%s (Kinesis and DynamoDB; any credentials)\n", ln.Addr())
+	return serveUntilDone(ctx, ln, srv)
+}
+
+// serveUntilDone serves h on ln until ctx ends, then shuts the server down gracefully (open
+// SubscribeToShard streams are cut after 2 seconds).
+func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler) error {
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		hs.Close()
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

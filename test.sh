@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every test: installs what the tests need (Go modules; kinesalite, kinesis-local and dynalite
+# from npm, pinned by test/emulators/package-lock.json), starts the emulators on loopback, runs
+# go vet and go test -race over the whole module, and stops the emulators by PID.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+echo "== go modules"
+go mod download
+go mod verify >/dev/null
+
+echo "== go vet"
+go vet ./...
+
+echo "== third-party emulators (npm)"
+bash test/emulators/start.sh
+trap 'bash test/emulators/stop.sh' EXIT
+set -a
+. test/emulators/.run/env
+set +a
+# Tests that need an emulator fail (not skip) when its endpoint is missing.
+export SHOAL_REQUIRE_EMULATORS=1
+
+echo "== go test -race"
+go test -race -count=1 -timeout 45m "$@" ./...
