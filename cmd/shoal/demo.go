@@ -54,7 +54,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("create stream: %w", err)
 	}
 	if err := kinesis.NewStreamExistsWaiter(kc).Wait(ctx, &kinesis.DescribeStreamInput{StreamName: &stream}, 30*time.Second,
-		func(o *kinesis.StreamExistsWaiterOptions) { o.MinDelay = 20 * time.Millisecond; o.MaxDelay = 200 * time.Millisecond }); err != nil {
+		func(o *kinesis.StreamExistsWaiterOptions) {
+			o.MinDelay = 20 * time.Millisecond
+			o.MaxDelay = 200 * time.Millisecond
+		}); err != nil {
 		return fmt.Errorf("wait for stream: %w", err)
 	}
 	fmt.Fprintf(stdout, "2. stream %q created with %d shards\n", stream, *shards)
