@@ -80,7 +80,7 @@ type Server struct {
 	kinesis *streams.Engine
 	dynamo  *ddb.Engine
 
-	mu  sync.Mutex // guards rnd
+	mu  sync.Mutex // guards rnd (fault dice and request ids)
 	rnd *rand.Rand
 }
 
@@ -154,6 +154,7 @@ func (s *Server) Close() error {
 // ServeHTTP serves one Kinesis (JSON 1.1) or DynamoDB (JSON 1.0) request, routed on X-Amz-Target.
 // Any credentials and signature are accepted.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("x-amzn-RequestId", s.requestID())
 	target := r.Header.Get("X-Amz-Target")
 	var contentType, op string
 	var isKinesis bool
@@ -223,6 +224,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Debug("request", "op", op, "bytes_in", len(body), "bytes_out", len(out))
 	awsproto.WriteJSON(w, contentType, out)
+}
+
+// requestID returns a random UUID-shaped id for the x-amzn-RequestId header.
+func (s *Server) requestID() string {
+	s.mu.Lock()
+	a, b := s.rnd.Uint64(), s.rnd.Uint64()
+	s.mu.Unlock()
+	return fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", a>>32, a>>16&0xffff, a&0xffff, b>>48, b&0xffffffffffff)
 }
 
 func serializationType(isKinesis bool) string {

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/shoal-go/shoal/kinesislocal"
+)
+
+func TestUsageExitCodes(t *testing.T) {
+	tests := []struct {
+		args []string
+		want int
+	}{
+		{nil, 2},
+		{[]string{"help"}, 0},
+		{[]string{"nope"}, 2},
+		{[]string{"local", "--no-such-flag"}, 2},
+		{[]string{"local", "extra-arg"}, 2},
+		{[]string{"local", "--help"}, 0},
+		{[]string{"local", "--fault", "bad"}, 2},
+		{[]string{"demo", "--shards", "0"}, 1},
+	}
+	for _, tt := range tests {
+		var out, errb bytes.Buffer
+		if got := run(context.Background(), tt.args, &out, &errb); got != tt.want {
+			t.Errorf("shoal %v: exit %d, want %d (stderr %q)", tt.args, got, tt.want, errb.String())
+		}
+	}
+}
+
+func TestFaultFlag(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    kinesislocal.Fault
+		wantErr bool
+	}{
+		{in: "GetRecords:ProvisionedThroughputExceededException", want: kinesislocal.Fault{Operation: "GetRecords", ErrorCode: "ProvisionedThroughputExceededException"}},
+		{in: "*:ThrottlingException:0.25", want: kinesislocal.Fault{Operation: "*", ErrorCode: "ThrottlingException", Probability: 0.25}},
+		{in: "PutRecords::1:50ms", want: kinesislocal.Fault{Operation: "PutRecords", Probability: 1, Latency: 50 * time.Millisecond}},
+		{in: "PutRecords", wantErr: true},
+		{in: "a:b:notanumber", wantErr: true},
+		{in: "a:b:1:forever", wantErr: true},
+		{in: "a:b:1:2s:extra", wantErr: true},
+	}
+	for _, tt := range tests {
+		var f faultFlags
+		err := f.Set(tt.in)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("Set(%q) error %v, wantErr %v", tt.in, err, tt.wantErr)
+			continue
+		}
+		if err == nil && (len(f) != 1 || f[0] != tt.want) {
+			t.Errorf("Set(%q) = %+v, want %+v", tt.in, f, tt.want)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestLocalServesAndStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	var errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"local", "--addr", "127.0.0.1:0", "--state-delay", "0s"}, pw, &errb)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no listening line: %v (stderr %q)", err, errb.String())
+	}
+	go io.Copy(io.Discard, pr)
+	_, rest, ok := strings.Cut(line, "http://")
+	if !ok {
+		t.Fatalf("listening line %q has no URL", line)
+	}
+	endpoint := "http://" + strings.Fields(rest)[0]
+
+	kc := kinesis.NewFromConfig(aws.Config{Region: "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")},
+		func(o *kinesis.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	if _, err := kc.ListStreams(ctx, &kinesis.ListStreamsInput{}); err != nil {
+		t.Fatalf("ListStreams over the socket: %v", err)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("shoal local exited %d (stderr %q)", code, errb.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("shoal local did not stop after its context ended")
+	}
+}
+
+func TestDemoLosesNothing(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"demo", "--shards", "3", "--records", "1200"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("demo exited %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "produced 1200, read 1200 distinct, lost 0, duplicates 0") {
+		t.Fatalf("demo summary wrong:\n%s", out.String())
+	}
+}
