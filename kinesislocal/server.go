@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/shoal-go/shoal/kinesislocal/internal/awsproto"
@@ -79,9 +78,6 @@ type Server struct {
 	log     *slog.Logger
 	kinesis *streams.Engine
 	dynamo  *ddb.Engine
-
-	mu  sync.Mutex // guards rnd (fault dice and request ids)
-	rnd *rand.Rand
 }
 
 // New validates opts and returns a Server, loading durable state from opts.DataDir if set. It
@@ -142,8 +138,7 @@ func New(opts Options) (*Server, error) {
 		k.Close()
 		return nil, fmt.Errorf("kinesislocal: open dynamodb state: %w", err)
 	}
-	return &Server{opts: opts, log: log, kinesis: k, dynamo: d,
-		rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5ea1))}, nil
+	return &Server{opts: opts, log: log, kinesis: k, dynamo: d}, nil
 }
 
 // Close flushes durable state and releases the data directory. Requests after Close fail.
@@ -228,9 +223,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // requestID returns a random UUID-shaped id for the x-amzn-RequestId header.
 func (s *Server) requestID() string {
-	s.mu.Lock()
-	a, b := s.rnd.Uint64(), s.rnd.Uint64()
-	s.mu.Unlock()
+	a, b := rand.Uint64(), rand.Uint64()
 	return fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", a>>32, a>>16&0xffff, a&0xffff, b>>48, b&0xffffffffffff)
 }
 
@@ -259,10 +252,7 @@ func (s *Server) injectFault(ctx context.Context, op string) (_ *awsproto.Error,
 			continue
 		}
 		if f.Probability > 0 && f.Probability < 1 {
-			s.mu.Lock()
-			hit := s.rnd.Float64() < f.Probability
-			s.mu.Unlock()
-			if !hit {
+			if rand.Float64() >= f.Probability {
 				continue
 			}
 		}
