@@ -25,6 +25,7 @@ type command struct {
 var commands = []command{
 	{"local", "run the local Kinesis + DynamoDB server (kinesislocal)", runLocal},
 	{"demo", "the whole story on one machine: local server, stream, producer, consumers", runDemo},
+	{"bench", "benchmark scenarios, each beside a baseline measured in the same run", runBench},
 }
 
 // errUsage marks a usage error (exit code 2); the message has been printed already.

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shoal-go/shoal/internal/serverbench"
+)
+
+// compareFlags collects --compare NAME=URL[@PID] values.
+type compareFlags []target
+
+type target struct {
+	name, endpoint string
+	pid            int
+}
+
+func (c *compareFlags) String() string { return fmt.Sprint(len(*c), " targets") }
+
+func (c *compareFlags) Set(s string) error {
+	name, rest, ok := strings.Cut(s, "=")
+	if !ok || name == "" || rest == "" {
+		return fmt.Errorf("compare %q: want NAME=URL[@PID]", s)
+	}
+	t := target{name: name, endpoint: rest}
+	if url, pid, ok := strings.Cut(rest, "@"); ok {
+		p, err := strconv.Atoi(pid)
+		if err != nil {
+			return fmt.Errorf("compare %q: pid: %w", s, err)
+		}
+		t.endpoint, t.pid = url, p
+	}
+	*c = append(*c, t)
+	return nil
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "server" {
+		fmt.Fprintln(stderr, "Usage: shoal bench server [flags]\n\nScenarios: server (PutRecords/GetRecords throughput and memory per record)")
+		return errUsage
+	}
+	fs := newFlags("bench server", "bench server [--compare NAME=URL[@PID]]... [--duration 10s] [--raw]", stderr)
+	var compare compareFlags
+	fs.Var(&compare, "compare", "also measure this Kinesis endpoint (e.g. kinesalite=http://127.0.0.1:14567@PID); the first is the baseline")
+	duration := fs.Duration("duration", 10*time.Second, "put phase length per server")
+	raw := fs.Bool("raw", false, "send pre-encoded requests over net/http instead of the aws-sdk-go-v2 client (less client CPU)")
+	callers := fs.Int("callers", 4, "concurrent PutRecords callers")
+	shards := fs.Int("shards", 4, "shards in the benchmark stream")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	endpoint, pid, stop, err := startLocalProcess(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	targets := append([]target{{name: "kinesislocal", endpoint: endpoint, pid: pid}}, compare...)
+	results := make([]serverbench.Result, len(targets))
+	for i, t := range targets {
+		fmt.Fprintf(stderr, "measuring %s at %s ...\n", t.name, t.endpoint)
+		r, err := serverbench.Run(ctx, serverbench.Config{Endpoint: t.endpoint, PID: t.pid, PutDuration: *duration,
+			Raw: *raw, Callers: *callers, Shards: *shards})
+		if err != nil {
+			return fmt.Errorf("%s: %w", t.name, err)
+		}
+		results[i] = r
+	}
+	client := "aws-sdk-go-v2"
+	if *raw {
+		client = "raw net/http"
+	}
+	fmt.Fprintf(stdout, "server benchmark: %d shards, 100-byte records, PutRecords x500, %d callers, %v put phase, client %s\n\n",
+		*shards, *callers, *duration, client)
+	fmt.Fprintf(stdout, "| server | records | put rec/s | get rec/s | bytes RSS/record | put p50 ms | put failures |\n|---|---|---|---|---|---|---|\n")
+	for i, t := range targets {
+		r := results[i]
+		mem := "n/a"
+		if t.pid != 0 {
+			mem = fmt.Sprintf("%.0f", r.BytesPerRec)
+		}
+		fmt.Fprintf(stdout, "| %s | %d | %.0f | %.0f | %s | %.1f | %d |\n", t.name, r.Records, r.PutPerSec, r.GetPerSec, mem, r.PutCallP50Ms, r.PutErrors)
+	}
+	if len(targets) > 1 {
+		b := results[1]
+		fmt.Fprintf(stdout, "\nkinesislocal / %s: put %.1fx, get %.1fx", targets[1].name, results[0].PutPerSec/b.PutPerSec, results[0].GetPerSec/b.GetPerSec)
+		if targets[1].pid != 0 && b.BytesPerRec > 0 {
+			fmt.Fprintf(stdout, ", memory per record %.2fx", results[0].BytesPerRec/b.BytesPerRec)
+		}
+		fmt.Fprintln(stdout)
+	}
+	return nil
+}
+
+// startLocalProcess runs `shoal local` from this binary as a child process on a free loopback
+// port, so the server's memory is its own, and returns its endpoint, pid and a stop function.
+func startLocalProcess(ctx context.Context, stderr io.Writer) (string, int, func(), error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", 0, nil, err
+	}
+	cmd := exec.CommandContext(ctx, exe, "local", "--addr", "127.0.0.1:0", "--state-delay", "0s")
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", 0, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", 0, nil, err
+	}
+	stop := func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		stop()
+		return "", 0, nil, fmt.Errorf("start kinesislocal: %w", err)
+	}
+	_, rest, ok := strings.Cut(line, "http://")
+	if !ok {
+		stop()
+		return "", 0, nil, fmt.Errorf("start kinesislocal: unexpected output %q", line)
+	}
+	go io.Copy(io.Discard, out)
+	return "http://" + strings.Fields(rest)[0], cmd.Process.Pid, stop, nil
+}
