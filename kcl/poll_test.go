@@ -24,7 +24,7 @@ type scripted struct {
 
 type step struct {
 	err     error
-	records int  // records to return (sequence numbers continue from the previous step)
+	records int // records to return (sequence numbers continue from the previous step)
 	behind  int64
 	end     bool // NextShardIterator nil
 }
