@@ -1,0 +1,161 @@
+package kcl
+
+import (
+	"slices"
+	"time"
+)
+
+// Checkpoint sentinels as the Java KCL stores them in the lease table's checkpoint column.
+const (
+	SentinelTrimHorizon = "TRIM_HORIZON"
+	SentinelLatest      = "LATEST"
+	SentinelAtTimestamp = "AT_TIMESTAMP"
+	SentinelShardEnd    = "SHARD_END"
+)
+
+// InitialPosition is where a consumer starts reading a shard that has no checkpoint yet. Child
+// shards created by resharding always start at TRIM_HORIZON (or at the timestamp, for
+// AtTimestamp), so nothing written to them is skipped.
+type InitialPosition struct {
+	sentinel string
+	ts       time.Time
+}
+
+var (
+	// Latest starts after the newest record: only records written from now on.
+	Latest = InitialPosition{sentinel: SentinelLatest}
+	// TrimHorizon starts at the oldest record kept by the stream.
+	TrimHorizon = InitialPosition{sentinel: SentinelTrimHorizon}
+)
+
+// AtTimestamp starts at the first record that arrived at or after t.
+func AtTimestamp(t time.Time) InitialPosition {
+	return InitialPosition{sentinel: SentinelAtTimestamp, ts: t}
+}
+
+// String returns the Java KCL's name of the position.
+func (p InitialPosition) String() string {
+	if p.sentinel == "" {
+		return SentinelLatest
+	}
+	return p.sentinel
+}
+
+// shardInfo is what shard sync needs to know about one shard.
+type shardInfo struct {
+	id                 string
+	parents            []string // ParentShardId, AdjacentParentShardId (non-empty ones)
+	startHash, endHash string
+	closed             bool // EndingSequenceNumber set
+}
+
+// newLease is a lease shard sync decided to create.
+type newLease struct {
+	shard      shardInfo
+	checkpoint string // a sentinel
+}
+
+// planLeases decides which leases to create so that every shard is read exactly once, parents
+// before children. leased holds the shards that have a lease (finished or not); shards is the
+// stream's shard list (every shard within retention, in any order).
+//
+// Rules, for each shard without a lease, parents first:
+//   - a shard with a leased descendant was consumed already (its lease finished and was
+//     cleaned up, or its children were leased directly): skip it;
+//   - a shard with a "consumed" parent (leased, planned now, or skipped as above) is a child of
+//     resharding: create it at TRIM_HORIZON (AT_TIMESTAMP for AtTimestamp), parents recorded, so
+//     it starts only after its parents end;
+//   - any other shard is a root for this consumer: create it at the initial position, except
+//     that Latest never reads closed shards.
+func planLeases(shards []shardInfo, leased map[string]bool, pos InitialPosition) []newLease {
+	byID := make(map[string]shardInfo, len(shards))
+	children := make(map[string][]string, len(shards))
+	for _, s := range shards {
+		byID[s.id] = s
+		for _, p := range s.parents {
+			children[p] = append(children[p], s.id)
+		}
+	}
+	// hasLeasedDescendant, memoized.
+	memo := make(map[string]bool, len(shards))
+	var leasedBelow func(id string, depth int) bool
+	leasedBelow = func(id string, depth int) bool {
+		if v, ok := memo[id]; ok {
+			return v
+		}
+		found := false
+		if depth < len(shards)+1 { // guards against a malformed lineage with a cycle
+			for _, c := range children[id] {
+				if leased[c] || leasedBelow(c, depth+1) {
+					found = true
+					break
+				}
+			}
+		}
+		memo[id] = found
+		return found
+	}
+	childCheckpoint := SentinelTrimHorizon
+	if pos.sentinel == SentinelAtTimestamp {
+		childCheckpoint = SentinelAtTimestamp
+	}
+
+	planned := make(map[string]bool)
+	consumed := func(id string) bool { return leased[id] || planned[id] || leasedBelow(id, 0) }
+	var out []newLease
+	for _, s := range topoOrder(shards, byID) {
+		if leased[s.id] || leasedBelow(s.id, 0) {
+			continue
+		}
+		childOfConsumed := false
+		for _, p := range s.parents {
+			if _, known := byID[p]; known && consumed(p) {
+				childOfConsumed = true
+			}
+		}
+		switch {
+		case childOfConsumed:
+			out = append(out, newLease{shard: s, checkpoint: childCheckpoint})
+		case pos.String() == SentinelLatest && s.closed:
+			continue
+		default:
+			out = append(out, newLease{shard: s, checkpoint: pos.String()})
+		}
+		planned[s.id] = true
+	}
+	return out
+}
+
+// topoOrder returns shards with every parent before its children (ties by shard id).
+func topoOrder(shards []shardInfo, byID map[string]shardInfo) []shardInfo {
+	sorted := slices.Clone(shards)
+	slices.SortFunc(sorted, func(a, b shardInfo) int {
+		switch {
+		case a.id < b.id:
+			return -1
+		case a.id > b.id:
+			return 1
+		}
+		return 0
+	})
+	state := make(map[string]int, len(shards)) // 1 visiting, 2 done
+	out := make([]shardInfo, 0, len(shards))
+	var visit func(s shardInfo)
+	visit = func(s shardInfo) {
+		if state[s.id] != 0 { // done, or a cycle in a malformed lineage
+			return
+		}
+		state[s.id] = 1
+		for _, p := range s.parents {
+			if ps, ok := byID[p]; ok {
+				visit(ps)
+			}
+		}
+		state[s.id] = 2
+		out = append(out, s)
+	}
+	for _, s := range sorted {
+		visit(s)
+	}
+	return out
+}
