@@ -16,9 +16,9 @@ func L(key, owner string, counter int64) lv {
 }
 
 func (l lv) idle(d time.Duration) lv { l.Idle = d; return l }
-func (l lv) finished() lv           { l.Checkpoint = Checkpoint{Sequence: ShardEnd}; return l }
-func (l lv) parents(p ...string) lv { l.ParentShardIDs = p; return l }
-func (l lv) cpOwner(o string) lv    { l.CheckpointOwner = o; return l }
+func (l lv) finished() lv            { l.Checkpoint = Checkpoint{Sequence: ShardEnd}; return l }
+func (l lv) parents(p ...string) lv  { l.ParentShardIDs = p; return l }
+func (l lv) cpOwner(o string) lv     { l.CheckpointOwner = o; return l }
 
 func W(id string, idle time.Duration) WorkerView { return WorkerView{ID: id, Idle: idle} }
 
@@ -51,10 +51,10 @@ func TestPlan(t *testing.T) {
 		drain  bool
 		// expectations: counts and, when set, exact keys ("key<from-owner", sorted)
 		take, handoff, shed int
-		takeKeys          []string
-		handoffFrom       map[string]int
-		stop, lost        []string
-		complete          []string
+		takeKeys            []string
+		handoffFrom         map[string]int
+		stop, lost          []string
+		complete            []string
 	}{
 		{name: "cold start alone takes everything", me: "a", leases: many("s", "", 4), work: []WorkerView{W("a", 0)}, take: 4},
 		{name: "cold start with a peer takes half", me: "a", leases: many("s", "", 4), work: []WorkerView{W("a", 0), W("b", 0)}, take: 2},
@@ -71,7 +71,7 @@ func TestPlan(t *testing.T) {
 			work:   []WorkerView{W("a", 0), W("b", 0), W("c", 0)}, held: map[string]int64{"t00": 1}, handoff: 1},
 		{name: "dead owner's leases taken", me: "b", leases: many("s", "a", 3), work: []WorkerView{W("a", ld), W("b", 0)}, take: 3},
 		{name: "owner alive by heartbeat though lease idle", me: "b", leases: []lv{L("s0", "a", 1).idle(time.Hour), L("s1", "a", 1).idle(time.Hour)},
-			work: []WorkerView{W("a", ld - time.Millisecond), W("b", 0)}, handoff: 1},
+			work: []WorkerView{W("a", ld-time.Millisecond), W("b", 0)}, handoff: 1},
 		{name: "owner without row judged on lease counter", me: "b",
 			leases: []lv{L("s0", "java", 1).idle(ld), L("s1", "java", 1).idle(ld - 1), L("s2", "java", 1).idle(ld - 1), L("s3", "java", 1).idle(ld - 1)},
 			work:   []WorkerView{W("b", 0)}, take: 1, takeKeys: []string{"s0<java"}, handoff: 1},
