@@ -121,3 +121,5 @@ func TestRefEncoderMatchesHandWrittenFixture(t *testing.T) {
 		t.Fatalf("refEncode = %x, want %x", got, want)
 	}
 }
+
+func md5Sum(b []byte) [16]byte { return md5.Sum(b) }
