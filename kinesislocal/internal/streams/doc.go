@@ -1,0 +1,28 @@
+// Package streams is kinesislocal's Kinesis engine: streams, shards, records, iterators,
+// resharding, stream consumers and SubscribeToShard.
+//
+// # Model
+//
+// Each stream has its own lock for its shard list and metadata; each shard has its own lock for
+// its records, so writers to different shards and readers of different shards do not contend,
+// and no lock is held while a GetRecords response is encoded. Records are stored per shard in
+// append-only segments (about 24 bytes of bookkeeping per record plus its key and data);
+// retention trimming drops whole segments. Stream states (CREATING, UPDATING, DELETING) are
+// computed from timestamps and Options.StateDelay; no timers run.
+//
+// Sequence numbers follow AWS's v2 layout (about 56 decimal digits, shard index in bits 4..35)
+// around a per-shard 64-bit counter, so they are strictly increasing per shard and compare as
+// big integers. Shard iterators and pagination tokens are opaque, checksummed strings.
+//
+// # Durability and fsync policy
+//
+// With Options.DataDir set, every change is appended to one log file, DataDir/streams.log, in the
+// order it is applied: control events (create, delete, split, merge, scale, retention, tags,
+// consumers) and record batches (one frame per shard per PutRecords call). A request is answered
+// only after its frames are written and fsynced. Concurrent writers share fsyncs (group commit):
+// one writer writes and fsyncs everything appended so far while the others wait for it, so an
+// acknowledged PutRecord or PutRecords survives kill -9 and power loss (as far as the disk honours
+// fsync). New replays the log; a torn or corrupt tail left by a crash is cut off. Close flushes
+// and closes the file. The log is not compacted: trimmed records stay in it until the data
+// directory is removed. The directory is not locked; do not open it from two live engines.
+package streams
