@@ -1,0 +1,170 @@
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+)
+
+// streamARN returns the stream's ARN.
+func streamARN(t *testing.T, ctx context.Context, kc *kinesis.Client, name string) *string {
+	t.Helper()
+	out, err := kc.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(name)})
+	must(t, err, "DescribeStreamSummary")
+	return out.StreamDescriptionSummary.StreamARN
+}
+
+// registerConsumer registers a consumer, waits until it is ACTIVE and returns its ARN.
+func registerConsumer(t *testing.T, ctx context.Context, kc *kinesis.Client, arn *string, name string) *string {
+	t.Helper()
+	out, err := kc.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: arn, ConsumerName: aws.String(name)})
+	must(t, err, "RegisterStreamConsumer "+name)
+	c := out.Consumer
+	if aws.ToString(c.ConsumerName) != name || !strings.Contains(aws.ToString(c.ConsumerARN), "/consumer/"+name+":") {
+		t.Fatalf("RegisterStreamConsumer: name %q ARN %q", aws.ToString(c.ConsumerName), aws.ToString(c.ConsumerARN))
+	}
+	err = eventually(ctx, "consumer "+name+" ACTIVE", func() (bool, error) {
+		d, err := kc.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{ConsumerARN: c.ConsumerARN})
+		if err != nil {
+			return false, err
+		}
+		return d.ConsumerDescription.ConsumerStatus == types.ConsumerStatusActive, nil
+	})
+	must(t, err, "wait")
+	return c.ConsumerARN
+}
+
+// caseStreamConsumers: register, describe (by ARN and by name), list, deregister.
+func caseStreamConsumers(t *testing.T, tg *target) {
+	ctx, kc, name := caseContext(t), tg.kc, uniqueName("cons")
+	createStream(t, ctx, kc, name, 1)
+	arn := streamARN(t, ctx, kc, name)
+	if tg.deviates(t, "stream-consumers") {
+		_, err := kc.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: arn, ConsumerName: aws.String("c1")})
+		wantCode(t, err, "UnknownOperationException", "RegisterStreamConsumer")
+		_, err = kc.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{StreamARN: arn, ConsumerName: aws.String("c1")})
+		wantCode(t, err, "UnknownOperationException", "DescribeStreamConsumer")
+		_, err = kc.ListStreamConsumers(ctx, &kinesis.ListStreamConsumersInput{StreamARN: arn})
+		wantCode(t, err, "UnknownOperationException", "ListStreamConsumers")
+		_, err = kc.DeregisterStreamConsumer(ctx, &kinesis.DeregisterStreamConsumerInput{StreamARN: arn, ConsumerName: aws.String("c1")})
+		wantCode(t, err, "UnknownOperationException", "DeregisterStreamConsumer")
+		return
+	}
+	carn := registerConsumer(t, ctx, kc, arn, "c1")
+	byName, err := kc.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{StreamARN: arn, ConsumerName: aws.String("c1")})
+	must(t, err, "DescribeStreamConsumer by name")
+	if d := byName.ConsumerDescription; aws.ToString(d.ConsumerARN) != aws.ToString(carn) || aws.ToString(d.StreamARN) != aws.ToString(arn) {
+		t.Errorf("DescribeStreamConsumer by name: ARN %q stream %q, want %q %q", aws.ToString(d.ConsumerARN), aws.ToString(d.StreamARN), aws.ToString(carn), aws.ToString(arn))
+	}
+	_, err = kc.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: arn, ConsumerName: aws.String("c1")})
+	wantCode(t, err, "ResourceInUseException", "RegisterStreamConsumer of an existing name")
+	registerConsumer(t, ctx, kc, arn, "c2")
+	list, err := kc.ListStreamConsumers(ctx, &kinesis.ListStreamConsumersInput{StreamARN: arn})
+	must(t, err, "ListStreamConsumers")
+	var names []string
+	for _, c := range list.Consumers {
+		names = append(names, aws.ToString(c.ConsumerName))
+	}
+	slices.Sort(names)
+	if !sameStrings(names, []string{"c1", "c2"}) {
+		t.Errorf("ListStreamConsumers: %v, want [c1 c2]", names)
+	}
+	_, err = kc.DeregisterStreamConsumer(ctx, &kinesis.DeregisterStreamConsumerInput{ConsumerARN: carn})
+	must(t, err, "DeregisterStreamConsumer")
+	err = eventually(ctx, "consumer c1 gone", func() (bool, error) {
+		_, err := kc.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{ConsumerARN: carn})
+		if apiCode(err) == "ResourceNotFoundException" {
+			return true, nil
+		}
+		return false, err
+	})
+	must(t, err, "wait")
+	_, err = kc.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{StreamARN: arn, ConsumerName: aws.String("nobody")})
+	wantCode(t, err, "ResourceNotFoundException", "DescribeStreamConsumer of a missing consumer")
+}
+
+// caseSubscribeToShard: records put before and after subscribing arrive through the SDK's event
+// stream, with ContinuationSequenceNumber and MillisBehindLatest.
+func caseSubscribeToShard(t *testing.T, tg *target) {
+	ctx, kc, name := caseContext(t), tg.kc, uniqueName("efo")
+	createStream(t, ctx, kc, name, 1)
+	arn := streamARN(t, ctx, kc, name)
+	shard := listAllShards(t, ctx, kc, name)[0].ShardId
+	if tg.deviates(t, "subscribe-to-shard") {
+		fake := aws.String(aws.ToString(arn) + "/consumer/c1:1700000000")
+		_, err := kc.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: fake, ShardId: shard,
+			StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon}})
+		wantCode(t, err, "UnknownOperationException", "SubscribeToShard")
+		return
+	}
+	put := func(from, n int) []string {
+		var es []types.PutRecordsRequestEntry
+		var data []string
+		for i := from; i < from+n; i++ {
+			d := fmt.Sprintf("efo-%03d", i)
+			data = append(data, d)
+			es = append(es, types.PutRecordsRequestEntry{PartitionKey: aws.String(d), Data: []byte(d)})
+		}
+		_, err := kc.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(name), Records: es})
+		must(t, err, "PutRecords")
+		return data
+	}
+	want := put(0, 10)
+	start := &types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon}
+
+	if tg.deviates(t, "subscribe-initial-response") {
+		// Without the shim the SDK rejects the stream. A separate consumer keeps the failed
+		// subscription's lease (held until its connection closes) out of the way.
+		raw := registerConsumer(t, ctx, kc, arn, "raw")
+		_, err := tg.rawKC.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: raw, ShardId: shard, StartingPosition: start})
+		if err == nil || !strings.Contains(err.Error(), "initial-response") {
+			t.Fatalf("SubscribeToShard without the shim: %v; the declared deviation is \"expected initial-response\"", err)
+		}
+	}
+	carn := registerConsumer(t, ctx, kc, arn, "c1")
+	sub, err := kc.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: carn, ShardId: shard, StartingPosition: start})
+	must(t, err, "SubscribeToShard")
+	stream := sub.GetStream()
+	defer stream.Close()
+
+	var got []string
+	var events int
+	deadline := time.After(20 * time.Second)
+	for len(got) < 15 {
+		select {
+		case ev, ok := <-stream.Events():
+			if !ok {
+				t.Fatalf("event stream ended after %d records: %v", len(got), stream.Err())
+			}
+			e, isEvent := ev.(*types.SubscribeToShardEventStreamMemberSubscribeToShardEvent)
+			if !isEvent {
+				t.Fatalf("unexpected event %T", ev)
+			}
+			events++
+			if e.Value.ContinuationSequenceNumber == nil {
+				t.Fatalf("event %d on an open shard has no ContinuationSequenceNumber", events)
+			}
+			if e.Value.MillisBehindLatest == nil {
+				t.Errorf("event %d has no MillisBehindLatest", events)
+			}
+			for _, r := range e.Value.Records {
+				got = append(got, string(r.Data))
+			}
+			if len(got) == 10 && len(want) == 10 {
+				want = append(want, put(10, 5)...) // these arrive while subscribed
+			}
+		case <-deadline:
+			t.Fatalf("after 20 s: %d events, records %q", events, got)
+		}
+	}
+	if !sameStrings(got, want) {
+		t.Fatalf("records through SubscribeToShard %q, want %q", got, want)
+	}
+}
