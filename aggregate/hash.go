@@ -38,15 +38,20 @@ const maxPartitionKeyOnStack = 1024
 // It does not allocate for keys up to 1,024 bytes (every valid Kinesis
 // partition key). It is safe for concurrent use.
 func HashKey(partitionKey string) Hash128 {
-	var sum [md5.Size]byte
-	if len(partitionKey) <= maxPartitionKeyOnStack {
+	// md5.Sum takes a []byte; copying into a stack buffer avoids the heap
+	// allocation of []byte(partitionKey). Short keys, the common case, use a
+	// small buffer that is cheap to zero.
+	switch {
+	case len(partitionKey) <= 64:
+		var buf [64]byte
+		n := copy(buf[:], partitionKey)
+		return Hash128FromBytes(md5.Sum(buf[:n]))
+	case len(partitionKey) <= maxPartitionKeyOnStack:
 		var buf [maxPartitionKeyOnStack]byte
 		n := copy(buf[:], partitionKey)
-		sum = md5.Sum(buf[:n])
-	} else {
-		sum = md5.Sum([]byte(partitionKey))
+		return Hash128FromBytes(md5.Sum(buf[:n]))
 	}
-	return Hash128FromBytes(sum)
+	return Hash128FromBytes(md5.Sum([]byte(partitionKey)))
 }
 
 // Hash128FromBytes reads b as a big-endian 128-bit unsigned integer.

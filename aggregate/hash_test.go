@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/big"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -22,9 +23,11 @@ func TestHashKeyKnownValues(t *testing.T) {
 			t.Errorf("HashKey(%q) = %s, want %s", tc.key, got, tc.want)
 		}
 	}
-	long := string(make([]byte, 5000)) // beyond the stack buffer
-	if HashKey(long) != Hash128FromBytes(md5Sum([]byte(long))) {
-		t.Error("HashKey of a long key differs from MD5")
+	for _, n := range []int{0, 64, 65, 1024, 1025, 5000} { // each buffer path
+		k := strings.Repeat("m", n)
+		if HashKey(k) != Hash128FromBytes(md5Sum([]byte(k))) {
+			t.Errorf("HashKey of a %d-byte key differs from MD5", n)
+		}
 	}
 }
 

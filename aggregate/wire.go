@@ -14,7 +14,7 @@ const (
 	wireFixed32 = 5
 )
 
-// Field keys (field number << 3 | wire type) of the messages in section 3.1.
+// Field keys (field number << 3 | wire type) of the messages described in doc.go.
 const (
 	keyPartitionKeyTable    = 1<<3 | wireBytes  // AggregatedRecord.partition_key_table
 	keyExplicitHashKeyTable = 2<<3 | wireBytes  // AggregatedRecord.explicit_hash_key_table
