@@ -1,0 +1,426 @@
+package kpl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/shoal-go/shoal/aggregate"
+)
+
+// errAborted is the cause of records Close gave up on.
+var errAborted = fmt.Errorf("%w: Close's context ended before the record was written", ErrClosed)
+
+const (
+	sweepInterval = 250 * time.Millisecond
+	mapRetryFirst = time.Second
+	mapRetryMax   = 30 * time.Second
+	idleWake      = time.Hour
+)
+
+// dispatcher owns every buffered record, the shard map, the per-shard queues
+// and limiters; it runs on one goroutine (run) and talks to the PutRecords
+// goroutines and the shard map reader by channel.
+type dispatcher struct {
+	p   *Producer
+	cfg *settings
+
+	smap      *shardMap // nil: unknown or unreadable
+	mapKnown  bool      // the first read finished, successfully or not
+	fetching  bool
+	wantMap   bool
+	nextMapAt time.Time
+	mapFails  int
+	mapCh     chan mapResult
+
+	queues  []*shardQ
+	byID    map[string]*shardQ
+	agg     bool       // shard-predicted aggregation in use
+	waiting []*pending // accepted before the first shard map read finished
+	queued  int        // records in queues and waiting
+	qBytes  int
+
+	results  chan *response
+	inflight int
+	busy     map[string]int // Ordered: partition keys in flight
+	rr       int            // round-robin start over queues
+	enc      aggregate.Encoder
+	out      []completion // outcomes of this iteration, pushed to the completer
+	intake   []*pending
+	swept    time.Time
+	aborting bool
+
+	wg sync.WaitGroup // PutRecords and shard map goroutines
+}
+
+type mapResult struct {
+	m   *shardMap
+	err error
+}
+
+func newDispatcher(p *Producer) *dispatcher {
+	d := &dispatcher{
+		p: p, cfg: &p.cfg,
+		mapCh:   make(chan mapResult, 1),
+		results: make(chan *response, p.cfg.MaxInFlight),
+		busy:    make(map[string]int),
+	}
+	return d
+}
+
+func (d *dispatcher) run() {
+	defer d.wg.Wait()
+	d.startMapFetch()
+	timer := time.NewTimer(idleWake)
+	defer timer.Stop()
+	for {
+		now := time.Now()
+		closing := d.p.closing.Load() // read before taking the intake: see Close
+		d.absorb(d.p.takeIntake(d.intake))
+		if d.aborting {
+			d.failQueued(errAborted)
+		} else {
+			if d.wantMap && !d.fetching && !now.Before(d.nextMapAt) {
+				d.startMapFetch()
+			}
+			if now.Sub(d.swept) >= sweepInterval {
+				d.sweep(now)
+			}
+		}
+		wake := now.Add(idleWake)
+		if !d.aborting && d.mapKnown {
+			wake = d.dispatch(now, closing || d.p.flushing.Load() > 0)
+		}
+		if d.wantMap && !d.fetching && d.nextMapAt.Before(wake) {
+			wake = d.nextMapAt
+		}
+		d.flushOut()
+		if (closing && d.queued == 0 || d.aborting) && d.inflight == 0 {
+			return
+		}
+		timer.Reset(max(time.Until(wake), 0))
+		abort := d.p.abortCh
+		if d.aborting {
+			abort = nil
+		}
+		select {
+		case <-d.p.intakeSig:
+		case r := <-d.results:
+			d.handleResponse(r, time.Now())
+		case r := <-d.mapCh:
+			d.handleMap(r, time.Now())
+		case <-timer.C:
+		case <-abort:
+			d.aborting = true
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+func (d *dispatcher) flushOut() {
+	d.p.done.push(d.out...)
+	clear(d.out)
+	d.out = d.out[:0]
+}
+
+func (d *dispatcher) succeed(m *pending, res Result) {
+	d.p.stats.userRecords.Add(1)
+	d.p.stats.bytes.Add(int64(m.size))
+	d.out = append(d.out, completion{m: m, res: res})
+}
+
+func (d *dispatcher) fail(m *pending, err error) {
+	d.p.stats.failed.Add(1)
+	d.out = append(d.out, completion{m: m, err: err})
+}
+
+// expire fails a record whose TTL passed.
+func (d *dispatcher) expire(m *pending) {
+	if m.lastErr != nil {
+		d.fail(m, fmt.Errorf("%w after %d attempts: %w", ErrExpired, m.attempts, m.lastErr))
+	} else {
+		d.fail(m, fmt.Errorf("%w after %d attempts", ErrExpired, m.attempts))
+	}
+}
+
+func (d *dispatcher) absorb(in []*pending) {
+	for _, m := range in {
+		d.queued++
+		d.qBytes += m.size
+		if !d.mapKnown {
+			d.waiting = append(d.waiting, m)
+			continue
+		}
+		d.route(m).push(m)
+	}
+	clear(in)
+	d.intake = in[:0]
+}
+
+// route returns the queue of m's predicted shard.
+func (d *dispatcher) route(m *pending) *shardQ {
+	if d.smap == nil || d.smap.auto {
+		return d.queues[0]
+	}
+	if i := d.smap.lookup(m.hash); i >= 0 {
+		return d.queues[i]
+	}
+	return d.queues[0]
+}
+
+// dequeued updates the totals after records left the queues.
+func (d *dispatcher) dequeued(ms []*pending) {
+	for _, m := range ms {
+		d.queued--
+		d.qBytes -= m.size
+	}
+}
+
+func (d *dispatcher) failQueued(err error) {
+	for _, m := range d.waiting {
+		d.fail(m, err)
+	}
+	d.dequeued(d.waiting)
+	d.waiting = nil
+	for _, q := range d.queues {
+		ms := q.all()
+		for _, m := range ms {
+			d.fail(m, err)
+		}
+		d.dequeued(ms)
+		q.reset()
+	}
+}
+
+func (d *dispatcher) sweep(now time.Time) {
+	d.swept = now
+	for _, q := range d.queues {
+		ms := q.removeExpired(now)
+		for _, m := range ms {
+			d.expire(m)
+		}
+		d.dequeued(ms)
+	}
+	keep := d.waiting[:0]
+	for _, m := range d.waiting {
+		if now.Before(m.deadline) {
+			keep = append(keep, m)
+			continue
+		}
+		d.expire(m)
+		d.dequeued([]*pending{m})
+	}
+	clear(d.waiting[len(keep):])
+	d.waiting = keep
+}
+
+func (d *dispatcher) startMapFetch() {
+	d.fetching, d.wantMap = true, false
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		ctx, cancel := context.WithTimeout(d.p.sendCtx, d.cfg.RequestTimeout)
+		defer cancel()
+		m, err := fetchShardMap(ctx, d.cfg.Client, d.cfg.StreamName, d.cfg.StreamARN)
+		d.mapCh <- mapResult{m, err}
+	}()
+}
+
+func (d *dispatcher) handleMap(r mapResult, now time.Time) {
+	d.fetching = false
+	if r.err != nil {
+		d.mapFails++
+		d.wantMap = true
+		d.nextMapAt = now.Add(backoff(d.mapFails, mapRetryFirst, mapRetryMax))
+		d.cfg.logger.Warn("kpl: shard map unavailable; sending without aggregation or shard rate limits until it is read",
+			"stream", d.cfg.StreamName, "err", r.err)
+		if !d.mapKnown {
+			d.install(nil)
+		}
+		return
+	}
+	d.mapFails = 0
+	d.p.stats.mapRefreshes.Add(1)
+	d.install(r.m)
+	d.cfg.logger.Info("kpl: shard map read", "stream", d.cfg.StreamName, "open_shards", len(r.m.shards), "aggregating", d.agg)
+	if h := d.cfg.Hooks.ShardMapUpdated; h != nil {
+		h(len(r.m.shards), d.agg)
+	}
+}
+
+// install switches to shard map m (nil: none) and re-routes every queued
+// record, keeping each key's records in order.
+func (d *dispatcher) install(m *shardMap) {
+	var all []*pending
+	all = append(all, d.waiting...)
+	d.waiting = nil
+	for _, q := range d.queues {
+		all = append(all, q.all()...)
+		q.reset()
+	}
+	old := d.byID
+	d.smap, d.mapKnown = m, true
+	d.agg = d.cfg.aggregate && m != nil && !m.auto
+	d.byID = make(map[string]*shardQ)
+	d.queues = d.queues[:0]
+	if m == nil || m.auto {
+		d.queues = append(d.queues, &shardQ{info: shardInfo{rng: aggregate.FullHashRange}})
+	} else {
+		limited := !d.cfg.DisableRateLimit
+		pct := float64(d.cfg.RateLimit) / 100
+		for _, s := range m.shards {
+			q := &shardQ{info: s, limited: limited,
+				lim: newShardLimiter(float64(d.cfg.ShardRecordsPerSec)*pct, float64(d.cfg.ShardBytesPerSec)*pct)}
+			if o := old[s.id]; o != nil {
+				q.lim, q.backoffUntil, q.failures = o.lim, o.backoffUntil, o.failures
+			}
+			d.queues = append(d.queues, q)
+			d.byID[s.id] = q
+		}
+	}
+	for _, p := range all {
+		d.route(p).push(p)
+	}
+}
+
+// handleResponse settles every record of a finished PutRecords call:
+// success, retry (at the front of its shard's queue, so it goes before newer
+// records) or failure.
+func (d *dispatcher) handleResponse(r *response, now time.Time) {
+	d.inflight--
+	d.p.stats.requests.Add(1)
+	if d.cfg.Ordered {
+		for _, e := range r.req.entries {
+			for _, m := range e.members {
+				if n := d.busy[m.rec.PartitionKey] - 1; n > 0 {
+					d.busy[m.rec.PartitionKey] = n
+				} else {
+					delete(d.busy, m.rec.PartitionKey)
+				}
+			}
+		}
+	}
+	retry := make(map[*shardQ][]*pending)
+	var order []*shardQ
+	requeue := func(m *pending, err error) {
+		m.lastErr = err
+		if d.aborting {
+			d.fail(m, fmt.Errorf("%w (last attempt: %w)", errAborted, err))
+			return
+		}
+		if !now.Before(m.deadline) {
+			d.expire(m)
+			return
+		}
+		d.p.stats.retries.Add(1)
+		q := d.queues[0]
+		if d.mapKnown {
+			q = d.route(m)
+		}
+		if _, ok := retry[q]; !ok {
+			order = append(order, q)
+		}
+		retry[q] = append(retry[q], m)
+	}
+	penalize := func(q *shardQ) {
+		if q.backoffUntil.After(now) {
+			return // one penalty per shard per response
+		}
+		q.failures++
+		q.backoffUntil = now.Add(backoff(q.failures, d.cfg.RetryBackoff, d.cfg.MaxRetryBackoff))
+	}
+	callErr := r.err
+	if callErr == nil && (r.out == nil || len(r.out.Records) != len(r.req.entries)) {
+		callErr = errors.New("kpl: PutRecords response does not match the request")
+	}
+	if callErr != nil {
+		pe := callError(callErr)
+		final := !retryable(pe.Code) || d.aborting
+		if !final {
+			d.cfg.logger.Warn("kpl: put records failed; retrying", "stream", d.cfg.StreamName, "err", callErr)
+		}
+		for _, e := range r.req.entries {
+			if !final {
+				penalize(e.q)
+			}
+			for _, m := range e.members {
+				if final {
+					d.fail(m, pe)
+				} else {
+					requeue(m, pe)
+				}
+			}
+		}
+	} else {
+		for i, e := range r.req.entries {
+			res := &r.out.Records[i]
+			if res.ErrorCode != nil && *res.ErrorCode != "" {
+				pe := &PutError{Code: *res.ErrorCode, Message: deref(res.ErrorMessage)}
+				if isThrottleCode(pe.Code) {
+					d.p.stats.throttles.Add(1)
+					if h := d.cfg.Hooks.Throttled; h != nil {
+						h(e.q.info.id)
+					}
+				}
+				retryIt := retryable(pe.Code)
+				if retryIt {
+					penalize(e.q)
+				}
+				for _, m := range e.members {
+					if retryIt {
+						requeue(m, pe)
+					} else {
+						d.fail(m, pe)
+					}
+				}
+				continue
+			}
+			d.p.stats.entries.Add(1)
+			if e.q.backoffUntil.Before(now) {
+				e.q.failures = 0
+			}
+			shardID, seq := deref(res.ShardId), deref(res.SequenceNumber)
+			if d.agg && e.q.info.id != "" && shardID != e.q.info.id && !d.fetching {
+				d.wantMap = true
+				d.cfg.logger.Info("kpl: record landed on an unexpected shard; refreshing the shard map",
+					"stream", d.cfg.StreamName, "predicted", e.q.info.id, "shard", shardID)
+			}
+			for j, m := range e.members {
+				res := Result{ShardID: shardID, SequenceNumber: seq, Aggregated: e.aggregated, Attempts: m.attempts}
+				if e.aggregated {
+					res.SubSequenceNumber = j
+				}
+				d.succeed(m, res)
+			}
+		}
+	}
+	for _, q := range order {
+		q.pushFront(retry[q])
+		d.queued += len(retry[q])
+		for _, m := range retry[q] {
+			d.qBytes += m.size
+		}
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// response is the outcome of one PutRecords call.
+type response struct {
+	req *request
+	out *kinesis.PutRecordsOutput
+	err error
+}

@@ -1,0 +1,86 @@
+package kpl
+
+import "time"
+
+// shardQ is the buffer of one predicted shard (or, without a shard map, of
+// the whole stream): records in Put order, retried records first, and the
+// shard's limiter and backoff state. Owned by the dispatcher.
+type shardQ struct {
+	info    shardInfo // id "" when there is no shard map
+	items   []*pending
+	head    int
+	bytes   int
+	limited bool
+	lim     shardLimiter
+	// backoffUntil holds the shard back after throttling or failures;
+	// failures counts consecutive failed attempts.
+	backoffUntil time.Time
+	failures     int
+}
+
+func (q *shardQ) len() int          { return len(q.items) - q.head }
+func (q *shardQ) at(i int) *pending { return q.items[q.head+i] }
+func (q *shardQ) front() *pending   { return q.items[q.head] }
+func (q *shardQ) push(m *pending)   { q.items = append(q.items, m); q.bytes += m.size }
+func (q *shardQ) all() []*pending   { return q.items[q.head:] }
+func (q *shardQ) reset()            { clear(q.items); q.items, q.head, q.bytes = q.items[:0], 0, 0 }
+func (q *shardQ) pop() *pending     { return q.popN(1)[0] }
+
+// popN removes and returns the first n records. The returned slice aliases
+// the queue's memory only until the next push, so callers copy it.
+func (q *shardQ) popN(n int) []*pending {
+	out := make([]*pending, n)
+	copy(out, q.items[q.head:q.head+n])
+	for i := q.head; i < q.head+n; i++ {
+		q.bytes -= q.items[i].size
+		q.items[i] = nil
+	}
+	q.head += n
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	} else if q.head > 1024 && q.head > len(q.items)/2 {
+		k := copy(q.items, q.items[q.head:])
+		clear(q.items[k:])
+		q.items, q.head = q.items[:k], 0
+	}
+	return out
+}
+
+// pushFront puts ms (in order) before every queued record.
+func (q *shardQ) pushFront(ms []*pending) {
+	if len(ms) == 0 {
+		return
+	}
+	for _, m := range ms {
+		q.bytes += m.size
+	}
+	if q.head >= len(ms) {
+		q.head -= len(ms)
+		copy(q.items[q.head:], ms)
+		return
+	}
+	items := make([]*pending, 0, len(ms)+q.len()+16)
+	items = append(items, ms...)
+	items = append(items, q.items[q.head:]...)
+	q.items, q.head = items, 0
+}
+
+// removeExpired removes the records whose deadline passed and returns them.
+func (q *shardQ) removeExpired(now time.Time) []*pending {
+	var out []*pending
+	keep := q.items[:q.head]
+	for _, m := range q.items[q.head:] {
+		if !now.Before(m.deadline) {
+			out = append(out, m)
+			q.bytes -= m.size
+			continue
+		}
+		keep = append(keep, m)
+	}
+	clear(q.items[len(keep):])
+	q.items = keep
+	if q.len() == 0 {
+		q.items, q.head = q.items[:0], 0
+	}
+	return out
+}
