@@ -87,6 +87,11 @@ func (r *reader) more() bool { return r.off < len(r.b) }
 func (r *reader) pos() int { return r.base + r.off }
 
 func (r *reader) varint() (uint64, error) {
+	if r.off < len(r.b) && r.b[r.off] < 0x80 { // one byte: keys, small indexes and lengths
+		v := r.b[r.off]
+		r.off++
+		return uint64(v), nil
+	}
 	start := r.off
 	var v uint64
 	for i := 0; i < 10; i++ {
