@@ -48,27 +48,34 @@ func toShardJSON(sh *shard) shardJSON {
 	return j
 }
 
-// visibleShards returns the shards that have not expired, by index. Callers hold s.mu.
+// visibleShards returns the shards that have not expired, by index, and frees the records of
+// expired ones. Callers hold s.mu.
 func (s *stream) visibleShards(nowMs int64) []*shard {
 	out := make([]*shard, 0, len(s.shards))
 	for _, sh := range s.shards {
 		if !s.expired(sh, nowMs) {
 			out = append(out, sh)
+			continue
 		}
+		sh.mu.Lock()
+		if sh.log.segs != nil {
+			sh.log.trim(1<<62 - 1)
+		}
+		sh.mu.Unlock()
 	}
 	return out
 }
 
-// freeExpired drops the records of expired shards. Callers hold s.mu.
+// freeExpired drops the records of expired shards and makes every shard recheck its trim
+// deadline (the retention period may have changed). Callers hold s.mu.
 func (s *stream) freeExpired(nowMs int64) {
 	for _, sh := range s.shards {
-		if s.expired(sh, nowMs) {
-			sh.mu.Lock()
-			if sh.log.segs != nil {
-				sh.log.trim(1<<62 - 1)
-			}
-			sh.mu.Unlock()
+		sh.mu.Lock()
+		sh.trimValid = false
+		if s.expired(sh, nowMs) && sh.log.segs != nil {
+			sh.log.trim(1<<62 - 1)
 		}
+		sh.mu.Unlock()
 	}
 }
 

@@ -204,7 +204,7 @@ func (e *Engine) mergeShards(_ context.Context, body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a == b || (a.end.add1().cmp(b.start) != 0 && b.end.add1().cmp(a.start) != 0) {
+	if a == b || !(adjacent(a, b) || adjacent(b, a)) {
 		return nil, errf(awsproto.InvalidArgument, "Shards %s and %s in stream %s under account %s are not an adjacent pair of shards eligible for merging", a.id, b.id, s.name, e.opts.AccountID)
 	}
 	ev := ctlEvent{T: evMerge, Stream: s.name, Created: s.created, At: now, Shard: a.idx, Shard2: b.idx}
@@ -288,3 +288,6 @@ func (e *Engine) updateShardCount(_ context.Context, body []byte) ([]byte, error
 	}
 	return marshal(map[string]any{"StreamName": s.name, "StreamARN": s.arn, "CurrentShardCount": cur, "TargetShardCount": target})
 }
+
+// adjacent reports whether b's range starts right after a's.
+func adjacent(a, b *shard) bool { return a.end != maxU128 && a.end.add1() == b.start }
