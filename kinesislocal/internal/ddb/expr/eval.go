@@ -282,3 +282,47 @@ func (n *projNode) apply(v attr.Value) (attr.Value, bool) {
 	}
 	return attr.Value{}, false
 }
+
+// CondPaths lists the document paths a condition reads.
+func CondPaths(c Cond) []Path {
+	var out []Path
+	var op func(o Operand)
+	op = func(o Operand) {
+		switch o := o.(type) {
+		case *PathOp:
+			out = append(out, o.Path)
+		case *SizeOp:
+			out = append(out, o.Path)
+		}
+	}
+	var walk func(c Cond)
+	walk = func(c Cond) {
+		switch c := c.(type) {
+		case *AndCond:
+			walk(c.L)
+			walk(c.R)
+		case *OrCond:
+			walk(c.L)
+			walk(c.R)
+		case *NotCond:
+			walk(c.C)
+		case *CompareCond:
+			op(c.L)
+			op(c.R)
+		case *BetweenCond:
+			op(c.V)
+			op(c.Lo)
+			op(c.Hi)
+		case *InCond:
+			op(c.V)
+			for _, o := range c.List {
+				op(o)
+			}
+		case *FuncCond:
+			op(c.Path)
+			op(c.Arg)
+		}
+	}
+	walk(c)
+	return out
+}

@@ -24,7 +24,7 @@ func testItem() attr.Item {
 		"big":          n("99999999999999999999999999999999999999"),
 		"tags":         {Kind: attr.SS, Set: []string{"a", "b"}},
 		"nums":         {Kind: attr.NS, Set: []string{"1", "2"}},
-		"lst":         {Kind: attr.L, List: []attr.Value{s("x"), n("2"), {Kind: attr.M, Map: map[string]attr.Value{"deep": s("y")}}}},
+		"lst":          {Kind: attr.L, List: []attr.Value{s("x"), n("2"), {Kind: attr.M, Map: map[string]attr.Value{"deep": s("y")}}}},
 		"m":            {Kind: attr.M, Map: map[string]attr.Value{"a": n("1"), "b": {Kind: attr.M, Map: map[string]attr.Value{"c": s("z")}}}},
 		"flag":         {Kind: attr.BOOL, Bool: true},
 		"nul":          {Kind: attr.NULL, Bool: true},

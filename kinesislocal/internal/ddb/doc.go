@@ -1,0 +1,41 @@
+// Package ddb is kinesislocal's DynamoDB engine: the subset of the DynamoDB API a lease table
+// needs (tables, GSIs, items, condition and update expressions, queries, scans, batches,
+// transactions), with DynamoDB's validation messages and error types.
+//
+// # Model
+//
+// Each table keeps its items in one slice sorted by (hash of the hash key, hash key, range key):
+// Query reads one contiguous run in range-key order, Scan walks the slice in a stable order that
+// does not depend on insertion, and Scan segments are equal slices of the 64-bit hash space. A GSI
+// is computed on demand from the table's items (lease tables are small), so it is always
+// consistent with the table. Items are immutable once stored: updates build a new item.
+//
+// Table states are computed lazily from timestamps: a table is CREATING for Options.StateDelay
+// after CreateTable (item operations then get ResourceNotFoundException, as on AWS), UPDATING
+// for StateDelay after UpdateTable, DELETING for StateDelay after DeleteTable. No goroutines run.
+//
+// # Concurrency
+//
+// An Engine is safe for concurrent use. Each table has one mutex; a conditional write holds it
+// from the condition check to the in-memory update, so check and write are atomic. Batches and
+// transactions lock their tables in name order. Table creation, deletion and metadata changes run
+// alone (an engine-wide RWMutex taken exclusively).
+//
+// # Durability and fsync policy
+//
+// With Options.DataDir set, every committed mutation is appended, as an after-image (the whole
+// new item, or the key of a deleted item), to the log file DataDir/dynamodb.log: one record per
+// request (a batch or transaction is one record, so it is all-or-nothing after a crash), framed
+// as length + CRC-32C + JSON. The record is written while the table lock is held (so the log order
+// is the commit order) and fsynced before the response is returned; concurrent writers share one
+// fsync (group commit). An acknowledged write therefore survives kill -9 and power loss (to the
+// extent the disk honours fsync). A reader may see a write a few microseconds before it is on disk;
+// if the process dies in that window the write was never acknowledged.
+//
+// New replays the log and truncates a torn tail (a record whose length or checksum does not
+// match). The log is compacted (rewritten as a snapshot, fsynced, atomically renamed) on Close and
+// when it grows past four times its compacted size (and at least 16 MiB). Two engines must not
+// share a DataDir at the same time: there is no lock file.
+//
+// TimeToLive settings are stored and reported; expired items are not deleted.
+package ddb
