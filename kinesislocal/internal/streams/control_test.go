@@ -122,7 +122,10 @@ func TestStateDelay(t *testing.T) {
 	}
 	_, err = c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("slow"), PartitionKey: aws.String("k"), Data: []byte("x")})
 	wantCode(t, err, "ResourceNotFoundException")
-	w := kinesis.NewStreamExistsWaiter(c, func(o *kinesis.StreamExistsWaiterOptions) { o.MinDelay = 20 * time.Millisecond; o.MaxDelay = 50 * time.Millisecond })
+	w := kinesis.NewStreamExistsWaiter(c, func(o *kinesis.StreamExistsWaiterOptions) {
+		o.MinDelay = 20 * time.Millisecond
+		o.MaxDelay = 50 * time.Millisecond
+	})
 	if err := w.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String("slow")}, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +147,10 @@ func TestStateDelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nw := kinesis.NewStreamNotExistsWaiter(c, func(o *kinesis.StreamNotExistsWaiterOptions) { o.MinDelay = 20 * time.Millisecond; o.MaxDelay = 50 * time.Millisecond })
+	nw := kinesis.NewStreamNotExistsWaiter(c, func(o *kinesis.StreamNotExistsWaiterOptions) {
+		o.MinDelay = 20 * time.Millisecond
+		o.MaxDelay = 50 * time.Millisecond
+	})
 	if err := nw.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String("slow")}, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}

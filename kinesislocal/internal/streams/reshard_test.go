@@ -26,8 +26,14 @@ func checkCoverage(t *testing.T, shards []types.Shard) []types.Shard {
 			open = append(open, s)
 		}
 	}
-	start := func(s types.Shard) *big.Int { v, _ := new(big.Int).SetString(*s.HashKeyRange.StartingHashKey, 10); return v }
-	end := func(s types.Shard) *big.Int { v, _ := new(big.Int).SetString(*s.HashKeyRange.EndingHashKey, 10); return v }
+	start := func(s types.Shard) *big.Int {
+		v, _ := new(big.Int).SetString(*s.HashKeyRange.StartingHashKey, 10)
+		return v
+	}
+	end := func(s types.Shard) *big.Int {
+		v, _ := new(big.Int).SetString(*s.HashKeyRange.EndingHashKey, 10)
+		return v
+	}
 	sort.Slice(open, func(i, j int) bool { return start(open[i]).Cmp(start(open[j])) < 0 })
 	next := big.NewInt(0)
 	for _, s := range open {
@@ -58,7 +64,7 @@ func TestSplitMergeLineageAndChildShards(t *testing.T) {
 	for _, tc := range []struct {
 		shard, key, code string
 	}{
-		{"shardId-000000000000", "1", "InvalidArgumentException"}, // not > start+1
+		{"shardId-000000000000", "1", "InvalidArgumentException"},                                       // not > start+1
 		{"shardId-000000000000", "170141183460469231731687303715884105727", "InvalidArgumentException"}, // not < end
 		{"shardId-000000000009", "1000", "ResourceNotFoundException"},
 		{"shardId-000000000000", "-5", "ValidationException"},
