@@ -26,6 +26,12 @@ type deviation struct {
 // from it (go test ./internal/conformance -run TestDifferencesDoc -update).
 var deviations = []deviation{
 	// kinesalite 3.3.3
+	{kinesalite, "stream-mode-details", "DescribeStreamSummary",
+		"StreamModeDetails.StreamMode is PROVISIONED or ON_DEMAND",
+		"StreamModeDetails is absent"},
+	{kinesalite, "liststreams-summaries", "ListStreams",
+		"StreamSummaries (name, ARN, status, mode, creation time) accompany StreamNames (since 2022)",
+		"only StreamNames; no StreamSummaries"},
 	{kinesalite, "listshards-pagination", "ListShards",
 		"MaxResults caps the page; NextToken continues (StreamName and NextToken together are rejected with InvalidArgumentException)",
 		"MaxResults is ignored: one page with every shard, no NextToken"},
@@ -58,6 +64,9 @@ var deviations = []deviation{
 		"UnknownOperationException (no enhanced fan-out)"},
 
 	// kinesis-local 0.6.2 (kinesis-mock)
+	{kinesisLocal, "liststreams-summaries", "ListStreams",
+		"StreamSummaries (name, ARN, status, mode, creation time) accompany StreamNames (since 2022)",
+		"only StreamNames; no StreamSummaries"},
 	{kinesisLocal, "putrecords-501", "PutRecords",
 		"at most 500 records per call; 501 is rejected with ValidationException",
 		"501 records are accepted and written"},

@@ -26,6 +26,9 @@ func dynamoCases() []testCase {
 		{name: "QueryGSI", run: caseQueryGSI},
 		{name: "ConditionalDelete", run: caseConditionalDelete},
 		{name: "BatchWriteGet", run: caseBatch},
+		{name: "ConditionGrammar", run: caseConditionGrammar},
+		{name: "UpdateExpressions", run: caseUpdateExpressions},
+		{name: "ExpressionErrors", run: caseExpressionErrors},
 		{name: "TransactWriteItems", run: caseTransactWrite},
 		{name: "LegacyKCLConditions", run: caseLegacyKCL},
 		{name: "ReturnValuesOnConditionCheckFailure", run: caseReturnValuesOnCCF},
@@ -306,40 +309,57 @@ func caseGetItem(t *testing.T, tg *target) {
 	}
 }
 
-// caseScanPagination: Scan with Limit 7 over 26 items takes 4 pages.
+// caseScanPagination: Scan with Limit 7 over 26 items takes 4 pages; with a FilterExpression
+// the Limit counts items evaluated, not items returned.
 func caseScanPagination(t *testing.T, tg *target) {
 	ctx, dc, name := caseContext(t), tg.dc, uniqueName("scan")
 	createLeaseTable(t, ctx, dc, name)
 	for i := range 26 {
 		putItem(t, ctx, dc, name, map[string]types.AttributeValue{"leaseKey": strAV(fmt.Sprintf("shard-%02d", i)), "leaseCounter": numAV(i)})
 	}
-	seen := map[string]bool{}
-	var sizes []int
-	in := &dynamodb.ScanInput{TableName: aws.String(name), Limit: aws.Int32(7), ConsistentRead: aws.Bool(true)}
-	for page := 0; ; page++ {
-		if page > 10 {
-			t.Fatalf("Scan did not end after %d pages", page)
+	scan := func(filtered bool) (sizes, scanned []int, seen map[string]bool) {
+		seen = map[string]bool{}
+		in := &dynamodb.ScanInput{TableName: aws.String(name), Limit: aws.Int32(7), ConsistentRead: aws.Bool(true)}
+		if filtered {
+			in.FilterExpression = aws.String("leaseCounter >= :min")
+			in.ExpressionAttributeValues = map[string]types.AttributeValue{":min": numAV(13)}
 		}
-		out, err := dc.Scan(ctx, in)
-		must(t, err, "Scan")
-		sizes = append(sizes, len(out.Items))
-		if int(out.Count) != len(out.Items) {
-			t.Errorf("page %d: Count %d, %d items", page, out.Count, len(out.Items))
-		}
-		for _, it := range out.Items {
-			k := attrS(it, "leaseKey")
-			if seen[k] {
-				t.Errorf("Scan returned %s twice", k)
+		for page := 0; ; page++ {
+			if page > 10 {
+				t.Fatalf("Scan did not end after %d pages", page)
 			}
-			seen[k] = true
+			out, err := dc.Scan(ctx, in)
+			must(t, err, "Scan")
+			sizes = append(sizes, len(out.Items))
+			scanned = append(scanned, int(out.ScannedCount))
+			if int(out.Count) != len(out.Items) {
+				t.Errorf("page %d: Count %d, %d items", page, out.Count, len(out.Items))
+			}
+			for _, it := range out.Items {
+				k := attrS(it, "leaseKey")
+				if seen[k] {
+					t.Errorf("Scan returned %s twice", k)
+				}
+				seen[k] = true
+			}
+			if out.LastEvaluatedKey == nil {
+				return sizes, scanned, seen
+			}
+			in.ExclusiveStartKey = out.LastEvaluatedKey
 		}
-		if out.LastEvaluatedKey == nil {
-			break
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
-	if !slices.Equal(sizes, []int{7, 7, 7, 5}) || len(seen) != 26 {
-		t.Errorf("Scan pages %v over %d distinct items, want [7 7 7 5] over 26", sizes, len(seen))
+	sizes, scanned, seen := scan(false)
+	if !slices.Equal(sizes, []int{7, 7, 7, 5}) || !slices.Equal(scanned, sizes) || len(seen) != 26 {
+		t.Errorf("Scan pages %v (scanned %v) over %d distinct items, want [7 7 7 5] over 26", sizes, scanned, len(seen))
+	}
+	sizes, scanned, seen = scan(true)
+	if !slices.Equal(scanned, []int{7, 7, 7, 5}) || len(seen) != 13 {
+		t.Errorf("filtered Scan: ScannedCount per page %v, %d items (pages %v); want [7 7 7 5] and 13", scanned, len(seen), sizes)
+	}
+	for k := range seen {
+		if k < "shard-13" {
+			t.Errorf("filtered Scan returned %s", k)
+		}
 	}
 }
 

@@ -134,6 +134,13 @@ func caseShardIterators(t *testing.T, tg *target) {
 	if got := recordData(ts); !sameStrings(got, []string{"r1", "r2"}) {
 		t.Errorf("AT_TIMESTAMP between r0 and r1: %q, want [r1 r2]", got)
 	}
+	_, err := kc.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String(name), ShardId: aws.String("shardId-000000009999"),
+		ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
+	wantCode(t, err, "ResourceNotFoundException", "GetShardIterator of a missing shard")
+	_, err = kc.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String(name), ShardId: aws.String(shard),
+		ShardIteratorType: types.ShardIteratorTypeAtSequenceNumber})
+	wantCode(t, err, "InvalidArgumentException", "GetShardIterator AT_SEQUENCE_NUMBER without a sequence number")
+
 	latest := iterator(t, ctx, kc, name, shard, types.ShardIteratorTypeLatest, "", nil)
 	put("r3")
 	lr, _ := readAll(t, ctx, kc, latest, 1)
@@ -151,7 +158,6 @@ func caseGetRecords(t *testing.T, tg *target) {
 	_, err := kc.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name), PartitionKey: aws.String("k"), Data: []byte("first")})
 	must(t, err, "PutRecord")
 	want = append(want, []byte("first"))
-	time.Sleep(500 * time.Millisecond) // the first record is now half a second behind the tip
 	var entries []types.PutRecordsRequestEntry
 	for i := range 19 {
 		data := []byte{byte(i), 0x00, 0xff, 0x80, '\n', '"', '\\'} // bytes JSON and base64 must carry intact
@@ -161,6 +167,9 @@ func caseGetRecords(t *testing.T, tg *target) {
 	}
 	_, err = kc.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(name), Records: entries})
 	must(t, err, "PutRecords")
+	// Every record is now at least half a second old: a reader at the start is behind, whether
+	// the age is taken from the last record returned or the next one unread.
+	time.Sleep(500 * time.Millisecond)
 
 	it := iterator(t, ctx, kc, name, shard, types.ShardIteratorTypeTrimHorizon, "", nil)
 	first, err := kc.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: it, Limit: aws.Int32(1)})
@@ -173,7 +182,7 @@ func caseGetRecords(t *testing.T, tg *target) {
 			t.Errorf("MillisBehindLatest %d; the declared deviation is 0", aws.ToInt64(first.MillisBehindLatest))
 		}
 	} else if aws.ToInt64(first.MillisBehindLatest) <= 0 {
-		t.Errorf("MillisBehindLatest %d while 19 records written 500 ms later are unread, want > 0", aws.ToInt64(first.MillisBehindLatest))
+		t.Errorf("MillisBehindLatest %d while 19 records written 500 ms ago are unread, want > 0", aws.ToInt64(first.MillisBehindLatest))
 	}
 	got := first.Records
 	it = first.NextShardIterator

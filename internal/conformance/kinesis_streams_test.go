@@ -57,14 +57,28 @@ func caseStreamLifecycle(t *testing.T, tg *target) {
 	if s := sum.StreamDescriptionSummary; aws.ToInt32(s.OpenShardCount) != 2 || aws.ToString(s.StreamARN) != aws.ToString(d.StreamARN) {
 		t.Errorf("DescribeStreamSummary: OpenShardCount %d ARN %q, want 2 and %q", aws.ToInt32(s.OpenShardCount), aws.ToString(s.StreamARN), aws.ToString(d.StreamARN))
 	}
+	mode := sum.StreamDescriptionSummary.StreamModeDetails
+	if tg.deviates(t, "stream-mode-details") {
+		if mode != nil {
+			t.Errorf("StreamModeDetails %+v; the declared deviation is none", *mode)
+		}
+	} else if mode == nil || mode.StreamMode != types.StreamModeProvisioned {
+		t.Errorf("DescribeStreamSummary.StreamModeDetails %v, want PROVISIONED", mode)
+	}
 
 	// ListStreams, following pages: other cases create streams concurrently.
 	found := false
+	var summary *types.StreamSummary
 	in := &kinesis.ListStreamsInput{Limit: aws.Int32(100)}
 	for page := 0; page < 100 && !found; page++ {
 		out, err := kc.ListStreams(ctx, in)
 		must(t, err, "ListStreams")
 		found = slices.Contains(out.StreamNames, name)
+		for i, ss := range out.StreamSummaries {
+			if aws.ToString(ss.StreamName) == name {
+				summary = &out.StreamSummaries[i]
+			}
+		}
 		if !aws.ToBool(out.HasMoreStreams) || len(out.StreamNames) == 0 {
 			break
 		}
@@ -72,6 +86,13 @@ func caseStreamLifecycle(t *testing.T, tg *target) {
 	}
 	if !found {
 		t.Errorf("ListStreams does not list %s", name)
+	}
+	if tg.deviates(t, "liststreams-summaries") {
+		if summary != nil {
+			t.Errorf("ListStreams has a StreamSummary for %s; the declared deviation is none", name)
+		}
+	} else if summary == nil || aws.ToString(summary.StreamARN) != aws.ToString(d.StreamARN) || summary.StreamStatus != types.StreamStatusActive {
+		t.Errorf("ListStreams.StreamSummaries entry for %s: %+v, want its ARN and ACTIVE", name, summary)
 	}
 
 	_, err = kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(1)})
