@@ -269,7 +269,11 @@ func (p *Producer) send(req *request) *response {
 	}
 	for i, e := range req.entries {
 		pk := e.rec.PartitionKey
-		in.Records[i] = types.PutRecordsRequestEntry{PartitionKey: &pk, Data: e.rec.Data}
+		data := e.rec.Data
+		if data == nil {
+			data = []byte{} // the SDK rejects a nil Data
+		}
+		in.Records[i] = types.PutRecordsRequestEntry{PartitionKey: &pk, Data: data}
 		if e.rec.ExplicitHashKey != "" {
 			ehk := e.rec.ExplicitHashKey
 			in.Records[i].ExplicitHashKey = &ehk

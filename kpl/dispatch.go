@@ -295,6 +295,11 @@ func (d *dispatcher) install(m *shardMap) {
 // success, retry (at the front of its shard's queue, so it goes before newer
 // records) or failure.
 func (d *dispatcher) handleResponse(r *response, now time.Time) {
+	select {
+	case <-d.p.abortCh: // the request may have failed because Close cancelled it
+		d.aborting = true
+	default:
+	}
 	d.inflight--
 	d.p.stats.requests.Add(1)
 	if d.cfg.Ordered {
@@ -352,9 +357,12 @@ func (d *dispatcher) handleResponse(r *response, now time.Time) {
 				penalize(e.q)
 			}
 			for _, m := range e.members {
-				if final {
+				switch {
+				case d.aborting:
+					d.fail(m, fmt.Errorf("%w (last attempt: %w)", errAborted, pe))
+				case final:
 					d.fail(m, pe)
-				} else {
+				default:
 					requeue(m, pe)
 				}
 			}

@@ -51,6 +51,9 @@ func (e *PutError) Is(target error) bool {
 	return target == ErrThrottled && isThrottleCode(e.Code)
 }
 
+// codeInvalidParams marks a request the SDK refused to send.
+const codeInvalidParams = "InvalidParameters"
+
 func isThrottleCode(code string) bool {
 	switch code {
 	case "ProvisionedThroughputExceededException", "ThrottlingException", "LimitExceededException", "KMSThrottlingException":
@@ -67,7 +70,7 @@ func retryable(code string) bool {
 		"InvalidArgumentException", "KMSAccessDeniedException", "KMSDisabledException",
 		"KMSInvalidStateException", "KMSNotFoundException", "KMSOptInRequired",
 		"UnrecognizedClientException", "MissingAuthenticationTokenException",
-		"SerializationException", "UnknownOperationException":
+		"SerializationException", "UnknownOperationException", codeInvalidParams:
 		return false
 	}
 	return true
@@ -78,8 +81,12 @@ func retryable(code string) bool {
 func callError(err error) *PutError {
 	pe := &PutError{Err: err}
 	var ae smithy.APIError
-	if errors.As(err, &ae) {
+	var ip smithy.InvalidParamsError
+	switch {
+	case errors.As(err, &ae):
 		pe.Code, pe.Message = ae.ErrorCode(), ae.ErrorMessage()
+	case errors.As(err, &ip):
+		pe.Code, pe.Message = codeInvalidParams, ip.Error()
 	}
 	return pe
 }
