@@ -1,10 +1,134 @@
 package kcl
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"time"
+
+	"github.com/shoal-go/shoal/lease"
 )
+
+// Config configures a Consumer. Zero fields take the defaults shown; New validates the Config,
+// reports every problem at once and never modifies the caller's struct.
+type Config struct {
+	// StreamName or StreamARN names the stream (one is required; StreamARN wins if both are set).
+	StreamName, StreamARN string
+	// Kinesis is the Kinesis client, e.g. kinesis.NewFromConfig(cfg). Required. With FanOut
+	// retrieval it must also implement FanOutAPI (*kinesis.Client does).
+	Kinesis KinesisAPI
+	// Leases is the lease store, e.g. dynamolease.New(...) over DynamoDB, or memlease for tests.
+	// Required. Every worker of one application must use the same table.
+	Leases lease.Store
+	// AppName names the application; it is the default FanOut consumer name. Default: the
+	// stream name.
+	AppName string
+	// WorkerID names this process in the lease table; it must be unique among running workers.
+	// Default: hostname-pid-random.
+	WorkerID string
+	// InitialPosition is where shards without a checkpoint start. Default Latest.
+	InitialPosition InitialPosition
+	// Retrieval is Polling{...} (default) or FanOut{...}.
+	Retrieval Retrieval
+	// Lease holds the lease protocol's timings; zero fields take lease.Config's defaults
+	// (1s heartbeat, 3s lease duration: a dead worker's shards move in about 4s).
+	Lease LeaseTimings
+	// ShardSyncInterval is how often the shard list is read to create leases for new shards and
+	// delete finished ones. Reshards are also noticed at once through ChildShards. Default 30s.
+	ShardSyncInterval time.Duration
+	// HashRangeFilter drops de-aggregated sub-records whose hash key is outside the shard's range
+	// (each one alone, never its neighbours). Turn it on only with producers that re-put such
+	// records to the right shard, as the KPL and Shoal's kpl do; otherwise it loses them.
+	// Default false: such sub-records are delivered (a possible duplicate, never a loss).
+	HashRangeFilter bool
+	// RetryBase and RetryMax bound the backoff before a failed processor is run again from the
+	// last checkpoint. Defaults 1s and 30s.
+	RetryBase, RetryMax time.Duration
+	// Hooks are optional callbacks for metrics.
+	Hooks Hooks
+	// Logger receives consumer events with keys shard, worker, stream. Default: discard.
+	Logger *slog.Logger
+}
+
+// LeaseTimings are the lease protocol's settings; see lease.Config for their meaning. Zero
+// fields take lease.Config's defaults.
+type LeaseTimings struct {
+	HeartbeatInterval, HeartbeatTimeout, LeaseDuration, SafetyMargin time.Duration
+	WorkerScanInterval, ScanInterval, HandoffTimeout                 time.Duration
+	MaxLeasesPerWorker, MaxStealsPerCycle                            int
+}
+
+// withDefaults returns a copy of c with defaults applied, or every problem found.
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	if c.StreamName == "" && c.StreamARN == "" {
+		errs = append(errs, errors.New("kcl: Config.StreamName or Config.StreamARN is required"))
+	}
+	if c.Kinesis == nil {
+		errs = append(errs, errors.New("kcl: Config.Kinesis is required"))
+	}
+	if c.Leases == nil {
+		errs = append(errs, errors.New("kcl: Config.Leases is required"))
+	}
+	if c.AppName == "" {
+		c.AppName = c.StreamName
+		if c.AppName == "" {
+			c.AppName = "shoal"
+		}
+	}
+	if c.WorkerID == "" {
+		c.WorkerID = defaultWorkerID()
+	}
+	if c.InitialPosition.sentinel == "" {
+		c.InitialPosition = Latest
+	}
+	if c.InitialPosition.sentinel == lease.AtTimestamp && c.InitialPosition.ts.IsZero() {
+		errs = append(errs, errors.New("kcl: Config.InitialPosition AtTimestamp needs a non-zero time"))
+	}
+	switch r := c.Retrieval.(type) {
+	case nil:
+		c.Retrieval = Polling{}.withDefaults()
+	case Polling:
+		errs = append(errs, r.validate())
+		c.Retrieval = r.withDefaults()
+	case FanOut:
+		errs = append(errs, r.validate())
+		c.Retrieval = r.withDefaults(c.AppName)
+		if _, ok := c.Kinesis.(FanOutAPI); c.Kinesis != nil && !ok {
+			errs = append(errs, errors.New("kcl: FanOut retrieval needs a Kinesis client that implements FanOutAPI"))
+		}
+	}
+	if c.ShardSyncInterval == 0 {
+		c.ShardSyncInterval = 30 * time.Second
+	}
+	if c.RetryBase == 0 {
+		c.RetryBase = time.Second
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = 30 * time.Second
+	}
+	if c.ShardSyncInterval < 0 || c.RetryBase < 0 || c.RetryMax < c.RetryBase {
+		errs = append(errs, fmt.Errorf("kcl: ShardSyncInterval %v, RetryBase %v, RetryMax %v: want positive durations and base <= max",
+			c.ShardSyncInterval, c.RetryBase, c.RetryMax))
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, errors.Join(errs...)
+}
+
+func defaultWorkerID() string {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "worker"
+	}
+	var b [4]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
 
 // Retrieval selects how records are read: Polling (GetRecords) or FanOut (SubscribeToShard).
 // It is a sealed interface: only this package's types implement it.

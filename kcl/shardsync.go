@@ -3,14 +3,8 @@ package kcl
 import (
 	"slices"
 	"time"
-)
 
-// Checkpoint sentinels as the Java KCL stores them in the lease table's checkpoint column.
-const (
-	SentinelTrimHorizon = "TRIM_HORIZON"
-	SentinelLatest      = "LATEST"
-	SentinelAtTimestamp = "AT_TIMESTAMP"
-	SentinelShardEnd    = "SHARD_END"
+	"github.com/shoal-go/shoal/lease"
 )
 
 // InitialPosition is where a consumer starts reading a shard that has no checkpoint yet. Child
@@ -23,20 +17,20 @@ type InitialPosition struct {
 
 var (
 	// Latest starts after the newest record: only records written from now on.
-	Latest = InitialPosition{sentinel: SentinelLatest}
+	Latest = InitialPosition{sentinel: lease.Latest}
 	// TrimHorizon starts at the oldest record kept by the stream.
-	TrimHorizon = InitialPosition{sentinel: SentinelTrimHorizon}
+	TrimHorizon = InitialPosition{sentinel: lease.TrimHorizon}
 )
 
 // AtTimestamp starts at the first record that arrived at or after t.
 func AtTimestamp(t time.Time) InitialPosition {
-	return InitialPosition{sentinel: SentinelAtTimestamp, ts: t}
+	return InitialPosition{sentinel: lease.AtTimestamp, ts: t}
 }
 
 // String returns the Java KCL's name of the position.
 func (p InitialPosition) String() string {
 	if p.sentinel == "" {
-		return SentinelLatest
+		return lease.Latest
 	}
 	return p.sentinel
 }
@@ -95,9 +89,9 @@ func planLeases(shards []shardInfo, leased map[string]bool, pos InitialPosition)
 		memo[id] = found
 		return found
 	}
-	childCheckpoint := SentinelTrimHorizon
-	if pos.sentinel == SentinelAtTimestamp {
-		childCheckpoint = SentinelAtTimestamp
+	childCheckpoint := lease.TrimHorizon
+	if pos.sentinel == lease.AtTimestamp {
+		childCheckpoint = lease.AtTimestamp
 	}
 
 	planned := make(map[string]bool)
@@ -116,7 +110,7 @@ func planLeases(shards []shardInfo, leased map[string]bool, pos InitialPosition)
 		switch {
 		case childOfConsumed:
 			out = append(out, newLease{shard: s, checkpoint: childCheckpoint})
-		case pos.String() == SentinelLatest && s.closed:
+		case pos.String() == lease.Latest && s.closed:
 			continue
 		default:
 			out = append(out, newLease{shard: s, checkpoint: pos.String()})

@@ -1,0 +1,477 @@
+package kcl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/shoal-go/shoal/aggregate"
+	"github.com/shoal-go/shoal/lease"
+)
+
+// Processor processes one shard. ProcessShard is called in its own goroutine each time this
+// worker starts a shard; it reads batches with s.Next and checkpoints with s.Checkpoint (see the
+// package example). It should return s.Err() when Next returns false: nil at the end of the
+// shard, in which case the library records SHARD_END and starts the shard's children.
+// Returning another error runs the processor again, from the last checkpoint, after a backoff.
+type Processor interface {
+	ProcessShard(ctx context.Context, s *Shard) error
+}
+
+// ProcessorFunc adapts a function to Processor.
+type ProcessorFunc func(ctx context.Context, s *Shard) error
+
+// ProcessShard calls f.
+func (f ProcessorFunc) ProcessShard(ctx context.Context, s *Shard) error { return f(ctx, s) }
+
+// BatchProcessor returns a Processor that calls fn for each batch and checkpoints the batch's
+// last record when fn returns nil. If fn fails, the shard is processed again from the last
+// checkpoint (the failed batch is delivered again), after a backoff.
+func BatchProcessor(fn func(ctx context.Context, b Batch) error) Processor {
+	return ProcessorFunc(func(ctx context.Context, s *Shard) error {
+		for s.Next(ctx) {
+			b := s.Batch()
+			if err := fn(ctx, b); err != nil {
+				return err
+			}
+			if err := s.Checkpoint(ctx, b.Last()); err != nil {
+				return err
+			}
+		}
+		return s.Err()
+	})
+}
+
+// Consumer runs a Processor for every shard this worker owns. Create it with New, run it with
+// Run; Shutdown stops it gracefully. Its methods are safe for concurrent use.
+type Consumer struct {
+	cfg  Config
+	proc Processor
+	co   *lease.Coordinator
+
+	shards sync.WaitGroup // one goroutine per claim
+	runCtx atomic.Pointer[context.Context]
+
+	mu    sync.Mutex // guards below
+	stats Stats
+	owned map[string]*ShardStats
+}
+
+// Stats is a snapshot of a Consumer's counters.
+type Stats struct {
+	// Records and Batches delivered to the processor, Checkpoints written, since Run started.
+	Records, Batches, Checkpoints int64
+	// Throttles counts reads that were throttled or failed and retried.
+	Throttles int64
+	// ProcessorErrors counts processor runs that returned an error.
+	ProcessorErrors int64
+	// ShardsEnded counts shards read to their end (SHARD_END written).
+	ShardsEnded int64
+	// Shards is the state of each shard this worker processes now.
+	Shards map[string]ShardStats
+	// Leases is the lease coordinator's view.
+	Leases lease.Stats
+}
+
+// ShardStats is the state of one owned shard.
+type ShardStats struct {
+	Records            int64
+	MillisBehindLatest int64
+	LastBatch          time.Time
+}
+
+// New validates cfg and returns a Consumer. It starts nothing and does no I/O.
+func New(cfg Config, p Processor) (*Consumer, error) {
+	cfg, err := cfg.withDefaults()
+	if p == nil {
+		err = errors.Join(err, errors.New("kcl: Processor is required"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	c := &Consumer{cfg: cfg, proc: p, owned: map[string]*ShardStats{}}
+	t := cfg.Lease
+	co, err := lease.New(lease.Config{
+		Store: cfg.Leases, WorkerID: cfg.WorkerID, Acquired: c.acquired,
+		HeartbeatInterval: t.HeartbeatInterval, HeartbeatTimeout: t.HeartbeatTimeout,
+		LeaseDuration: t.LeaseDuration, SafetyMargin: t.SafetyMargin,
+		WorkerScanInterval: t.WorkerScanInterval, ScanInterval: t.ScanInterval,
+		HandoffTimeout: t.HandoffTimeout, MaxLeasesPerWorker: t.MaxLeasesPerWorker,
+		MaxStealsPerCycle: t.MaxStealsPerCycle,
+		Hooks: lease.Hooks{
+			LeaseAcquired: func(key string, _ lease.Lease) {
+				if h := cfg.Hooks.LeaseAcquired; h != nil {
+					h(key)
+				}
+			},
+			LeaseLost: func(key string, cause error) {
+				if h := cfg.Hooks.LeaseLost; h != nil {
+					h(key, cause)
+				}
+			},
+		},
+		Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kcl: %w", err)
+	}
+	c.co = co
+	return c, nil
+}
+
+// WorkerID returns this worker's id in the lease table.
+func (c *Consumer) WorkerID() string { return c.cfg.WorkerID }
+
+// Run runs the consumer until ctx is cancelled (a hard stop: processors see their context
+// cancelled with ErrShutdown, nothing is released, and other workers take the shards after the
+// lease duration) or Shutdown completes. It returns nil after Shutdown, else ctx's cause or the
+// error that stopped it. Every goroutine it starts has ended when it returns. Run may be called
+// once.
+func (c *Consumer) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	c.runCtx.Store(&ctx)
+	if fo, ok := c.cfg.Retrieval.(FanOut); ok && fo.ConsumerARN == "" {
+		arn, err := registerConsumer(ctx, c.cfg.Kinesis.(FanOutAPI), c.cfg.StreamName, c.cfg.StreamARN, fo.ConsumerName)
+		if err != nil {
+			return fmt.Errorf("kcl: %w", err)
+		}
+		fo.ConsumerARN = arn
+		c.cfg.Retrieval = fo
+	}
+	var bg sync.WaitGroup
+	syncCtx, stopSync := context.WithCancel(ctx)
+	bg.Go(func() { c.syncLoop(syncCtx) })
+	err := c.co.Run(ctx)
+	stopSync()
+	bg.Wait()
+	c.shards.Wait()
+	return err
+}
+
+// Shutdown stops the consumer gracefully: each processor sees Next return false with
+// ErrStopping, checkpoints and returns, and its lease is released so another worker continues
+// from that checkpoint at once. It blocks until Run has returned or ctx ends (then the remaining
+// shards are stopped hard and their leases expire normally).
+func (c *Consumer) Shutdown(ctx context.Context) error {
+	return c.co.Shutdown(ctx)
+}
+
+// Stats returns a snapshot of the consumer's counters. It does not block on I/O.
+func (c *Consumer) Stats() Stats {
+	c.mu.Lock()
+	s := c.stats
+	s.Shards = make(map[string]ShardStats, len(c.owned))
+	for id, st := range c.owned {
+		s.Shards[id] = *st
+	}
+	c.mu.Unlock()
+	s.Leases = c.co.Stats()
+	return s
+}
+
+func (c *Consumer) count(f func(*Stats)) {
+	c.mu.Lock()
+	f(&c.stats)
+	c.mu.Unlock()
+}
+
+// acquired is called by the coordinator for each new claim; it must not block.
+func (c *Consumer) acquired(cl *lease.Claim) {
+	c.shards.Go(func() { c.runShard(cl) })
+}
+
+func (c *Consumer) streamLabel() string {
+	if c.cfg.StreamARN != "" {
+		return c.cfg.StreamARN
+	}
+	return c.cfg.StreamName
+}
+
+// runShard processes one claim until it ends: shard end, stop, loss, or hard stop.
+func (c *Consumer) runShard(cl *lease.Claim) {
+	id := cl.Key()
+	log := c.cfg.Logger.With("shard", id, "worker", c.cfg.WorkerID, "stream", c.streamLabel())
+	c.mu.Lock()
+	c.owned[id] = &ShardStats{}
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.owned, id)
+		c.mu.Unlock()
+	}()
+	// release acknowledges the claim; it must happen whatever the outcome.
+	release := func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(cl.Context()), 10*time.Second)
+		defer cancel()
+		if err := cl.Release(rctx); err != nil {
+			log.Warn("release lease", "err", err)
+		}
+	}
+	l := cl.Lease()
+	if l.Finished() {
+		release()
+		return
+	}
+	var keep *aggregate.HashRange
+	if c.cfg.HashRangeFilter {
+		if r, err := aggregate.ParseHashRange(l.StartingHashKey, l.EndingHashKey); err == nil {
+			keep = &r
+		}
+	}
+	bo := backoff{base: c.cfg.RetryBase, max: c.cfg.RetryMax}
+	for attempt := 1; ; attempt++ {
+		s, stopRead := c.openShard(cl, keep)
+		err := c.proc.ProcessShard(cl.Context(), s)
+		s.report()
+		stopRead()
+		switch {
+		case s.ended && err == nil:
+			c.finishShard(cl, s.end, log)
+			return
+		case cl.Context().Err() != nil:
+			release() // lost or hard stop: acknowledge only
+			return
+		case errors.Is(err, ErrStopping) || (err == nil && s.err == ErrStopping) || isStopping(cl):
+			release()
+			return
+		case err == nil:
+			err = fmt.Errorf("processor returned nil before the end of the shard (Err: %v)", s.Err())
+		}
+		wait := bo.next()
+		c.count(func(st *Stats) { st.ProcessorErrors++ })
+		log.Warn("processor failed; retrying from the last checkpoint", "err", err, "attempt", attempt, "wait", wait)
+		if h := c.cfg.Hooks.ProcessorFailed; h != nil {
+			h(id, err, attempt, wait)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-cl.Stopping():
+			t.Stop()
+			release()
+			return
+		case <-cl.Context().Done():
+			t.Stop()
+			release()
+			return
+		}
+	}
+}
+
+func isStopping(cl *lease.Claim) bool {
+	select {
+	case <-cl.Stopping():
+		return true
+	default:
+		return false
+	}
+}
+
+// openShard starts a reader at the claim's checkpoint and returns the Shard the processor sees
+// and a function that stops the reader and waits for it.
+func (c *Consumer) openShard(cl *lease.Claim, keep *aggregate.HashRange) (*Shard, func()) {
+	id := cl.Key()
+	l := cl.Lease()
+	pos, after := startPosition(l.Checkpoint, c.cfg.InitialPosition)
+	onRetry := func(err error, throttled bool, wait time.Duration) {
+		c.count(func(st *Stats) { st.Throttles++ })
+		if h := c.cfg.Hooks.Throttled; h != nil {
+			h(id, err, wait)
+		}
+	}
+	var f fetcher
+	switch r := c.cfg.Retrieval.(type) {
+	case FanOut:
+		f = newSubscriber(c.cfg.Kinesis.(FanOutAPI), r.ConsumerARN, id, r, pos, onRetry)
+	case Polling:
+		f = newPoller(c.cfg.Kinesis, c.cfg.StreamName, c.cfg.StreamARN, id, r, pos, onRetry)
+	}
+	rctx, cancel := context.WithCancel(cl.Context())
+	pages, done := prefetch(rctx, f)
+	s := &Shard{id: id, claim: cl, ctx: cl.Context(), stop: cl.Stopping(),
+		pages: pages, lastCP: after,
+		dec: &decoder{keep: keep, after: after,
+			corrupt: func(r Record) {
+				if h := c.cfg.Hooks.CorruptRecord; h != nil {
+					h(id, r)
+				}
+			}}}
+	hooks := c.cfg.Hooks // a copy, with the consumer's counters added
+	s.hooks = &hooks
+	inner := s.hooks.BatchProcessed
+	s.hooks.BatchProcessed = func(shard string, n, bytes int, behind int64, took time.Duration) {
+		c.mu.Lock()
+		c.stats.Records += int64(n)
+		c.stats.Batches++
+		if st := c.owned[shard]; st != nil {
+			st.Records += int64(n)
+			st.MillisBehindLatest = behind
+			st.LastBatch = time.Now()
+		}
+		c.mu.Unlock()
+		if inner != nil {
+			inner(shard, n, bytes, behind, took)
+		}
+	}
+	innerCP := s.hooks.Checkpointed
+	s.hooks.Checkpointed = func(shard string, took time.Duration) {
+		c.count(func(st *Stats) { st.Checkpoints++ })
+		if innerCP != nil {
+			innerCP(shard, took)
+		}
+	}
+	return s, func() { cancel(); <-done }
+}
+
+// finishShard creates the children's leases, writes SHARD_END and gives the lease up. If it
+// cannot (the lease table or Kinesis fails), it releases the lease: the next owner reads the
+// rest of the shard again from the last checkpoint and retries.
+func (c *Consumer) finishShard(cl *lease.Claim, end page, log interface {
+	Warn(string, ...any)
+	Info(string, ...any)
+}) {
+	id := cl.Key()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(cl.Context()), time.Minute)
+	defer cancel()
+	children, err := c.children(ctx, id, end.children)
+	if err == nil {
+		err = c.createChildLeases(ctx, children)
+	}
+	if err != nil {
+		log.Warn("shard ended but its children could not be recorded; releasing it", "err", err)
+		if rerr := cl.Release(ctx); rerr != nil {
+			log.Warn("release lease", "err", rerr)
+		}
+		return
+	}
+	ids := make([]string, len(children))
+	for i, ch := range children {
+		ids[i] = ch.id
+	}
+	if err := cl.Finish(ctx, ids); err != nil {
+		log.Warn("write SHARD_END", "err", err)
+		return
+	}
+	c.count(func(st *Stats) { st.ShardsEnded++ })
+	log.Info("shard ended", "children", ids)
+	if h := c.cfg.Hooks.ShardEnded; h != nil {
+		h(id, ids)
+	}
+	c.co.Rescan()
+}
+
+// children returns the child shards of a closed shard: from the ChildShards of its last read,
+// or, for servers that send none, from ListShards.
+func (c *Consumer) children(ctx context.Context, id string, fromRead []types.ChildShard) ([]shardInfo, error) {
+	if len(fromRead) > 0 {
+		out := make([]shardInfo, 0, len(fromRead))
+		for _, ch := range fromRead {
+			si := shardInfo{id: aws.ToString(ch.ShardId), parents: ch.ParentShards}
+			if ch.HashKeyRange != nil {
+				si.startHash, si.endHash = aws.ToString(ch.HashKeyRange.StartingHashKey), aws.ToString(ch.HashKeyRange.EndingHashKey)
+			}
+			out = append(out, si)
+		}
+		return out, nil
+	}
+	bo := backoff{base: 200 * time.Millisecond, max: 5 * time.Second}
+	for attempt := 0; ; attempt++ {
+		shards, err := c.listShards(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var out []shardInfo
+		for _, s := range shards {
+			for _, p := range s.parents {
+				if p == id {
+					out = append(out, s)
+				}
+			}
+		}
+		// A closed shard always has children once the reshard is visible; a stream being deleted
+		// may show none.
+		if len(out) > 0 || attempt >= 5 {
+			return out, nil
+		}
+		if err := sleep(ctx, bo.next()); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (c *Consumer) createChildLeases(ctx context.Context, children []shardInfo) error {
+	cp := lease.TrimHorizon
+	if c.cfg.InitialPosition.sentinel == lease.AtTimestamp {
+		cp = lease.AtTimestamp
+	}
+	for _, ch := range children {
+		if err := c.createLease(ctx, newLease{shard: ch, checkpoint: cp}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Consumer) createLease(ctx context.Context, nl newLease) error {
+	err := c.cfg.Leases.Create(ctx, lease.Lease{Key: nl.shard.id, Checkpoint: lease.Checkpoint{Sequence: nl.checkpoint},
+		ParentShardIDs: nl.shard.parents, StartingHashKey: nl.shard.startHash, EndingHashKey: nl.shard.endHash})
+	if err != nil && !errors.Is(err, lease.ErrExists) {
+		return fmt.Errorf("create lease %s: %w", nl.shard.id, err)
+	}
+	return nil
+}
+
+// listShards returns every shard of the stream (paginated ListShards).
+func (c *Consumer) listShards(ctx context.Context) ([]shardInfo, error) {
+	var out []shardInfo
+	in := &kinesis.ListShardsInput{}
+	if c.cfg.StreamARN != "" {
+		in.StreamARN = aws.String(c.cfg.StreamARN)
+	} else {
+		in.StreamName = aws.String(c.cfg.StreamName)
+	}
+	bo := backoff{base: 200 * time.Millisecond, max: 5 * time.Second}
+	seen := map[string]bool{}
+	for {
+		resp, err := c.cfg.Kinesis.ListShards(ctx, in)
+		if err != nil {
+			if isThrottle(err) {
+				if serr := sleep(ctx, bo.next()); serr != nil {
+					return nil, serr
+				}
+				continue
+			}
+			return nil, fmt.Errorf("list shards: %w", err)
+		}
+		for _, s := range resp.Shards {
+			id := aws.ToString(s.ShardId)
+			if seen[id] { // servers that ignore pagination repeat shards
+				continue
+			}
+			seen[id] = true
+			si := shardInfo{id: id}
+			for _, p := range []*string{s.ParentShardId, s.AdjacentParentShardId} {
+				if aws.ToString(p) != "" {
+					si.parents = append(si.parents, *p)
+				}
+			}
+			if s.HashKeyRange != nil {
+				si.startHash, si.endHash = aws.ToString(s.HashKeyRange.StartingHashKey), aws.ToString(s.HashKeyRange.EndingHashKey)
+			}
+			si.closed = s.SequenceNumberRange != nil && s.SequenceNumberRange.EndingSequenceNumber != nil
+			out = append(out, si)
+		}
+		if resp.NextToken == nil || len(resp.Shards) == 0 {
+			return out, nil
+		}
+		in = &kinesis.ListShardsInput{NextToken: resp.NextToken} // the token alone names the stream
+	}
+}
