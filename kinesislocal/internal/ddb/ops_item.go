@@ -52,14 +52,16 @@ func (e *Engine) getItem(body []byte) ([]byte, error) {
 	t.mu.Lock()
 	it := t.get(hk, rk)
 	t.mu.Unlock()
-	out := map[string]any{}
+	var w respWriter
 	if it != nil {
-		out["Item"] = expr.Project(it, proj)
+		w.item("Item", expr.Project(it, proj))
 	}
 	if c := capacity(in.ReturnConsumedCapacity, *in.TableName, readUnits(it.Size(), in.ConsistentRead)); c != nil {
-		out["ConsumedCapacity"] = c
+		if err := w.value("ConsumedCapacity", c); err != nil {
+			return nil, err
+		}
 	}
-	return marshal(out)
+	return w.bytes(), nil
 }
 
 type writeIn struct {
@@ -267,17 +269,16 @@ func (e *Engine) run(pr *prepared) ([]byte, error) {
 }
 
 func (e *Engine) writeResult(pr *prepared, old, nu attr.Item) ([]byte, error) {
-	out := map[string]any{}
+	var w respWriter
 	if a := pr.returnValues(old, nu); a != nil {
-		out["Attributes"] = a
+		w.item("Attributes", a)
 	}
 	if c := capacity(pr.capMode, pr.t.meta.Name, writeUnits(max(old.Size(), nu.Size()))); c != nil {
-		out["ConsumedCapacity"] = c
+		if err := w.value("ConsumedCapacity", c); err != nil {
+			return nil, err
+		}
 	}
-	if len(out) == 0 {
-		return []byte("{}"), nil
-	}
-	return marshal(out)
+	return w.bytes(), nil
 }
 
 func (e *Engine) writeOp(op string, body []byte) ([]byte, error) {

@@ -443,17 +443,21 @@ func (e *Engine) execute(pl *readPlan, query bool, capMode string, consistent bo
 		}
 	}
 	t.mu.Unlock()
-	out := map[string]any{"Count": len(items), "ScannedCount": scanned}
+	var w respWriter
+	w.int("Count", len(items))
+	w.int("ScannedCount", scanned)
 	if !pl.count {
-		out["Items"] = items
+		w.items("Items", items)
 	}
 	if last != nil {
-		out["LastEvaluatedKey"] = last
+		w.item("LastEvaluatedKey", last)
 	}
 	if c := capacity(capMode, t.meta.Name, readUnits(bytes, consistent)); c != nil {
-		out["ConsumedCapacity"] = c
+		if err := w.value("ConsumedCapacity", c); err != nil {
+			return nil, err
+		}
 	}
-	return marshal(out)
+	return w.bytes(), nil
 }
 
 func cmpU64(a, b uint64) int {

@@ -1,7 +1,9 @@
 package ddb
 
 import (
+	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/shoal-go/shoal/kinesislocal/internal/ddb/attr"
@@ -154,4 +156,62 @@ func readUnits(size int, consistent bool) float64 {
 		u /= 2
 	}
 	return u
+}
+
+// respWriter builds a JSON object response without re-validating item JSON (encoding/json
+// compacts the output of every MarshalJSON, which dominates small responses).
+type respWriter struct{ b []byte }
+
+func (w *respWriter) key(name string) {
+	if len(w.b) == 0 {
+		w.b = append(w.b, '{')
+	} else {
+		w.b = append(w.b, ',')
+	}
+	w.b = append(w.b, '"')
+	w.b = append(w.b, name...)
+	w.b = append(w.b, '"', ':')
+}
+
+// item adds an item member.
+func (w *respWriter) item(name string, it attr.Item) {
+	w.key(name)
+	w.b = attr.AppendItemJSON(w.b, it)
+}
+
+// items adds an array of items.
+func (w *respWriter) items(name string, its []attr.Item) {
+	w.key(name)
+	w.b = append(w.b, '[')
+	for i, it := range its {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		w.b = attr.AppendItemJSON(w.b, it)
+	}
+	w.b = append(w.b, ']')
+}
+
+// int adds an integer member.
+func (w *respWriter) int(name string, n int) {
+	w.key(name)
+	w.b = strconv.AppendInt(w.b, int64(n), 10)
+}
+
+// value adds any other member through encoding/json.
+func (w *respWriter) value(name string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return internal(err)
+	}
+	w.key(name)
+	w.b = append(w.b, b...)
+	return nil
+}
+
+func (w *respWriter) bytes() []byte {
+	if len(w.b) == 0 {
+		return []byte("{}")
+	}
+	return append(w.b, '}')
 }

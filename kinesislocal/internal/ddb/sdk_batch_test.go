@@ -69,7 +69,9 @@ func TestTransactions(t *testing.T) {
 	c := newClient(t, kinesislocal.Options{})
 	ctx := ctxT(t)
 	createLeaseTable(t, c, "txn", false)
-	key := func(k string) map[string]types.AttributeValue { return map[string]types.AttributeValue{"leaseKey": str(k)} }
+	key := func(k string) map[string]types.AttributeValue {
+		return map[string]types.AttributeValue{"leaseKey": str(k)}
+	}
 	if _, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("txn"), Item: map[string]types.AttributeValue{"leaseKey": str("a"), "owner": str("w1"), "n": num(1)}}); err != nil {
 		t.Fatal(err)
 	}

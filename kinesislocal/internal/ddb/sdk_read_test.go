@@ -46,7 +46,7 @@ func TestScanPagination(t *testing.T) {
 		t.Fatal("paged scan order differs from a single scan")
 	}
 	sorted := slices.Sorted(slices.Values(keys))
-	if slices.Compact(sorted); len(sorted) != 26 {
+	if len(slices.Compact(sorted)) != 26 {
 		t.Fatalf("duplicates in scan: %v", keys)
 	}
 

@@ -147,8 +147,8 @@ func TestCreateTableValidation(t *testing.T) {
 	}
 	// A provisioned hash+range table with an INCLUDE GSI of type N is fine.
 	_, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String("prov"),
-		AttributeDefinitions: []types.AttributeDefinition{def("h", "S"), def("r", "N"), def("g", "B")},
-		KeySchema:            []types.KeySchemaElement{ks("h", "HASH"), ks("r", "RANGE")},
+		AttributeDefinitions:  []types.AttributeDefinition{def("h", "S"), def("r", "N"), def("g", "B")},
+		KeySchema:             []types.KeySchemaElement{ks("h", "HASH"), ks("r", "RANGE")},
 		ProvisionedThroughput: &types.ProvisionedThroughput{ReadCapacityUnits: aws.Int64(5), WriteCapacityUnits: aws.Int64(5)},
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{IndexName: aws.String("byG"), KeySchema: []types.KeySchemaElement{ks("g", "HASH")},
 			Projection:            &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: []string{"x"}},
@@ -181,7 +181,10 @@ func TestStateDelay(t *testing.T) {
 			wantCode(t, err, "ResourceNotFoundException")
 		}
 	}
-	w := dynamodb.NewTableExistsWaiter(c, func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay = 10 * time.Millisecond; o.MaxDelay = 20 * time.Millisecond })
+	w := dynamodb.NewTableExistsWaiter(c, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay = 10 * time.Millisecond
+		o.MaxDelay = 20 * time.Millisecond
+	})
 	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("slow")}, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
