@@ -190,7 +190,7 @@ func (d *dispatcher) takeAggregate(q *shardQ, cur *request, now time.Time, fullO
 		if !q.lim.allows(now, need) {
 			return nil, waitRate, now.Add(q.lim.wait(now, need))
 		}
-		if avail := int(q.lim.bytes.tokens); avail < limit {
+		if avail := int(q.lim.bytes.tokens - q.lim.bytes.rate*reserveFraction); avail < limit {
 			limit = max(avail, need)
 		}
 	}

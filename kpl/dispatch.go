@@ -392,6 +392,7 @@ func (d *dispatcher) handleResponse(r *response, now time.Time) {
 				continue
 			}
 			d.p.stats.entries.Add(1)
+			d.p.stats.entryBytes.Add(int64(e.size))
 			if e.q.backoffUntil.Before(now) {
 				e.q.failures = 0
 			}

@@ -6,7 +6,13 @@ import (
 )
 
 // bucket is a token bucket holding at most one second of its rate, full at
-// first use, refilled continuously. It is a pure value: callers pass the
+// first use, refilled continuously, like a Kinesis shard's. It keeps a
+// reserve of reserveFraction of a second's tokens unused: Kinesis charges a
+// request when it arrives, not when it was sent, so when both buckets start
+// full (at first use, or after an idle spell) Kinesis's refill clock starts
+// one request latency after ours and ours would run ahead of it by that
+// latency's worth of tokens. The reserve covers latencies up to 250 ms;
+// the long-run rate stays the full rate, only bursts are smaller. It is a pure value: callers pass the
 // time. Not safe for concurrent use (the dispatcher owns every bucket).
 type bucket struct {
 	rate   float64 // tokens per second
@@ -32,15 +38,18 @@ func (b *bucket) refill(now time.Time) {
 // Kinesis does for a record larger than a shard's byte rate.
 func (b *bucket) allows(now time.Time, cost float64) bool {
 	b.refill(now)
-	return b.tokens >= cost || (cost > b.rate && b.tokens >= b.rate)
+	return b.tokens-b.rate*reserveFraction >= cost || (cost > b.rate*(1-reserveFraction) && b.tokens >= b.rate)
 }
+
+// reserveFraction is the share of a second's tokens a bucket keeps unused.
+const reserveFraction = 0.25
 
 func (b *bucket) take(cost float64) { b.tokens -= cost }
 
 // wait returns how long until allows(cost) becomes true (0 if it is now).
 func (b *bucket) wait(now time.Time, cost float64) time.Duration {
 	b.refill(now)
-	need := min(cost, b.rate) - b.tokens
+	need := min(cost+b.rate*reserveFraction, b.rate) - b.tokens
 	if need <= 0 {
 		return 0
 	}

@@ -323,6 +323,7 @@ type Stats struct {
 	UserRecordsPut    int64 // user records written
 	KinesisRecordsPut int64 // Kinesis records (entries) written
 	BytesPut          int64 // user data plus partition keys written (after compression)
+	KinesisBytesPut   int64 // Kinesis record bytes written (what the shard limits count)
 	Requests          int64 // PutRecords calls
 	Retries           int64 // user records re-queued after a failed attempt
 	Throttles         int64 // entries throttled (ProvisionedThroughputExceeded)
@@ -341,6 +342,7 @@ func (p *Producer) Stats() Stats {
 		UserRecordsPut:    p.stats.userRecords.Load(),
 		KinesisRecordsPut: p.stats.entries.Load(),
 		BytesPut:          p.stats.bytes.Load(),
+		KinesisBytesPut:   p.stats.entryBytes.Load(),
 		Requests:          p.stats.requests.Load(),
 		Retries:           p.stats.retries.Load(),
 		Throttles:         p.stats.throttles.Load(),
@@ -357,7 +359,7 @@ func (p *Producer) Stats() Stats {
 }
 
 type counters struct {
-	userRecords, entries, bytes, requests, retries, throttles, failed, mapRefreshes atomic.Int64
+	userRecords, entries, bytes, entryBytes, requests, retries, throttles, failed, mapRefreshes atomic.Int64
 }
 
 // pending is one accepted user record, owned by the dispatcher until it is
