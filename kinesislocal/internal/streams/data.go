@@ -363,6 +363,10 @@ func (e *Engine) getShardIterator(_ context.Context, body []byte) ([]byte, error
 		return nil, e.shardNotFound(s, *req.ShardId)
 	}
 	sh.mu.Lock()
+	if e.limits != nil && !sh.limit.allowIterator(now, e.limits) {
+		sh.mu.Unlock()
+		return nil, errf(awsproto.ProvisionedThroughput, "Rate exceeded for shard %s in stream %s under account %s.", sh.id, s.name, e.opts.AccountID)
+	}
 	sh.maybeTrim(now, s.retentionMs())
 	pos, err := e.position(sh, p)
 	sh.mu.Unlock()

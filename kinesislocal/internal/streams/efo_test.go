@@ -3,6 +3,7 @@ package streams_test
 import (
 	"fmt"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -178,4 +179,58 @@ func TestSubscribeToShard(t *testing.T) {
 	_, err = c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: reg.Consumer.ConsumerARN, ShardId: aws.String("shardId-000000000009"),
 		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
 	wantCode(t, err, "ResourceNotFoundException")
+}
+
+// TestSubscriptionLifetimeAndTakeover: a subscription ends after 5 minutes; one started 5 s or
+// more after another takes over, and the old one ends with ResourceInUseException.
+func TestSubscriptionLifetimeAndTakeover(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, _ := newClient(t, kinesislocal.Options{})
+		ctx := t.Context()
+		createStream(t, c, "life", 1)
+		arn := aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/life")
+		reg, err := c.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: arn, ConsumerName: aws.String("app")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		subscribe := func() *kinesis.SubscribeToShardEventStream {
+			t.Helper()
+			out, err := c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: reg.Consumer.ConsumerARN, ShardId: aws.String("shardId-000000000000"),
+				StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out.GetStream()
+		}
+		start := time.Now()
+		s1 := subscribe()
+		events := 0
+		for range s1.Events() {
+			events++
+		}
+		if err := s1.Err(); err != nil {
+			t.Fatal(err)
+		}
+		s1.Close()
+		if d := time.Since(start); d < 5*time.Minute || d > 5*time.Minute+2*time.Second {
+			t.Fatalf("subscription lasted %v", d)
+		}
+		if events < 300 {
+			t.Fatalf("only %d idle events in 5 minutes", events)
+		}
+		time.Sleep(5 * time.Second) // past the guard of s1
+
+		s2 := subscribe()
+		defer s2.Close()
+		<-s2.Events()
+		time.Sleep(5 * time.Second)
+		s3 := subscribe()
+		defer s3.Close()
+		for range s2.Events() {
+		}
+		wantCode(t, s2.Err(), "ResourceInUseException")
+		if _, ok := <-s3.Events(); !ok {
+			t.Fatalf("the new subscription ended: %v", s3.Err())
+		}
+	})
 }

@@ -40,6 +40,9 @@ type Limits struct {
 	WriteRecordsPerSec int // 1000
 	ReadBytesPerSec    int // 2 MiB
 	GetRecordsPerSec   int // 5
+	// GetShardIteratorPerSec caps GetShardIterator calls per shard (AWS: 5 per second per open
+	// shard). Default 5.
+	GetShardIteratorPerSec int
 }
 
 // Engine serves the Kinesis API. It is safe for concurrent use.
@@ -96,6 +99,9 @@ func New(opts Options) (*Engine, error) {
 		}
 		if c.GetRecordsPerSec <= 0 {
 			c.GetRecordsPerSec = 5
+		}
+		if c.GetShardIteratorPerSec <= 0 {
+			c.GetShardIteratorPerSec = 5
 		}
 		e.limits = &c
 	}

@@ -9,6 +9,7 @@ type shardLimiter struct {
 	wRecs        float64
 	rBytes       float64
 	rCalls       float64
+	iterCalls    float64
 	blockedUntil int64 // ms; reads fail until then (after a 10 MiB read)
 }
 
@@ -24,6 +25,7 @@ func (l *shardLimiter) refill(nowMs int64, c *Limits) {
 		l.last = nowMs
 		l.wBytes, l.wRecs = float64(c.WriteBytesPerSec), float64(c.WriteRecordsPerSec)
 		l.rBytes, l.rCalls = float64(c.ReadBytesPerSec), float64(c.GetRecordsPerSec)
+		l.iterCalls = float64(c.GetShardIteratorPerSec)
 		return
 	}
 	dt := float64(nowMs-l.last) / 1000
@@ -35,6 +37,17 @@ func (l *shardLimiter) refill(nowMs int64, c *Limits) {
 	l.wRecs = min(float64(c.WriteRecordsPerSec), l.wRecs+dt*float64(c.WriteRecordsPerSec))
 	l.rBytes = min(float64(c.ReadBytesPerSec), l.rBytes+dt*float64(c.ReadBytesPerSec))
 	l.rCalls = min(float64(c.GetRecordsPerSec), l.rCalls+dt*float64(c.GetRecordsPerSec))
+	l.iterCalls = min(float64(c.GetShardIteratorPerSec), l.iterCalls+dt*float64(c.GetShardIteratorPerSec))
+}
+
+// allowIterator takes a GetShardIterator call token, or reports false.
+func (l *shardLimiter) allowIterator(nowMs int64, c *Limits) bool {
+	l.refill(nowMs, c)
+	if l.iterCalls < 1 {
+		return false
+	}
+	l.iterCalls--
+	return true
 }
 
 // allowWrite takes tokens for one record of size bytes (key + data), or reports false. A record

@@ -82,6 +82,14 @@ func TestReadLimits(t *testing.T) {
 		}
 		_, err = c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
 		wantCode(t, err, "ProvisionedThroughputExceededException")
+		// GetShardIterator: 5 per second per shard (one was used above).
+		for i := 0; i < 4; i++ {
+			if _, err := c.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String("rl"), ShardId: aws.String("shardId-000000000000"), ShardIteratorType: types.ShardIteratorTypeLatest}); err != nil {
+				t.Fatalf("GetShardIterator %d: %v", i, err)
+			}
+		}
+		_, err = c.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String("rl"), ShardId: aws.String("shardId-000000000000"), ShardIteratorType: types.ShardIteratorTypeLatest})
+		wantCode(t, err, "ProvisionedThroughputExceededException")
 		time.Sleep(time.Second)
 		// A read that returns 10 MiB blocks reads of the shard for 5 s.
 		for i := 0; i < 11; i++ {

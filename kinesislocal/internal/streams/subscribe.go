@@ -3,6 +3,7 @@ package streams
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -25,7 +26,11 @@ const (
 type subscription struct {
 	started int64 // ms
 	cancel  context.CancelFunc
+	// takeOver ends the subscription with a ResourceInUseException event.
+	takeOver func()
 }
+
+var errTakenOver = errors.New("streams: subscription taken over by a newer one")
 
 type startingPositionJSON struct {
 	Type           *string  `json:"Type"`
@@ -101,16 +106,17 @@ func (e *Engine) SubscribeToShard(ctx context.Context, body []byte, w http.Respo
 	}
 
 	key := c.arn + "/" + sh.id
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancelCause := context.WithCancelCause(ctx)
+	cancel := func() { cancelCause(context.Canceled) }
 	defer cancel()
-	sub := &subscription{started: now, cancel: cancel}
+	sub := &subscription{started: now, cancel: cancel, takeOver: func() { cancelCause(errTakenOver) }}
 	e.subsMu.Lock()
 	if old := e.subs[key]; old != nil {
 		if now-old.started < subscribeGuardMs {
 			e.subsMu.Unlock()
 			return errf(awsproto.ResourceInUse, "Another active subscription exists for consumer %s on shard %s.", c.arn, sh.id)
 		}
-		old.cancel()
+		old.takeOver()
 	}
 	e.subs[key] = sub
 	e.subsMu.Unlock()
@@ -129,6 +135,9 @@ func (e *Engine) SubscribeToShard(ctx context.Context, body []byte, w http.Respo
 		return nil
 	}
 	e.pushEvents(ctx, es, s, sh, pos)
+	if errors.Is(context.Cause(ctx), errTakenOver) {
+		es.exception(awsproto.ResourceInUse, "Another subscription for consumer "+c.arn+" on shard "+sh.id+" took over this one.")
+	}
 	return nil
 }
 
