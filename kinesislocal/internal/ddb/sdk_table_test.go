@@ -195,3 +195,35 @@ func TestStateDelay(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestServerDataDir checks the server wiring of durability: a table and an acknowledged
+// conditional write survive a restart of the whole kinesislocal server.
+func TestServerDataDir(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := kinesislocal.New(kinesislocal.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dynamodb.NewFromConfig(srv.AWSConfig())
+	ctx := ctxT(t)
+	createLeaseTable(t, c, "durable", true)
+	if _, err := c.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String("durable"), Key: map[string]types.AttributeValue{"leaseKey": str("s1")},
+		UpdateExpression: aws.String("SET leaseOwner = :o"), ConditionExpression: aws.String("attribute_not_exists(leaseKey)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":o": str("w1")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	srv2, err := kinesislocal.New(kinesislocal.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv2.Close()
+	c2 := dynamodb.NewFromConfig(srv2.AWSConfig())
+	out, err := c2.Query(ctx, &dynamodb.QueryInput{TableName: aws.String("durable"), IndexName: aws.String("LeaseOwnerToLeaseKeyIndex"),
+		KeyConditionExpression: aws.String("leaseOwner = :o"), ExpressionAttributeValues: map[string]types.AttributeValue{":o": str("w1")}})
+	if err != nil || out.Count != 1 || getS(out.Items[0], "leaseKey") != "s1" {
+		t.Fatalf("after restart: %+v %v", out, err)
+	}
+}
