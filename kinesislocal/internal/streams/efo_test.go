@@ -185,7 +185,10 @@ func TestSubscribeToShard(t *testing.T) {
 // more after another takes over, and the old one ends with ResourceInUseException.
 func TestSubscriptionLifetimeAndTakeover(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c, _ := newClient(t, kinesislocal.Options{})
+		c, srv := newClient(t, kinesislocal.Options{})
+		// smithy-go v1.28.8 shares one event-stream decoder buffer per client, so concurrent
+		// subscriptions on one client race in the SDK: give the concurrent one its own client.
+		c2 := kinesis.NewFromConfig(srv.AWSConfig())
 		ctx := t.Context()
 		createStream(t, c, "life", 1)
 		arn := aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/life")
@@ -193,7 +196,7 @@ func TestSubscriptionLifetimeAndTakeover(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		subscribe := func() *kinesis.SubscribeToShardEventStream {
+		subscribe := func(c *kinesis.Client) *kinesis.SubscribeToShardEventStream {
 			t.Helper()
 			out, err := c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: reg.Consumer.ConsumerARN, ShardId: aws.String("shardId-000000000000"),
 				StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
@@ -203,7 +206,7 @@ func TestSubscriptionLifetimeAndTakeover(t *testing.T) {
 			return out.GetStream()
 		}
 		start := time.Now()
-		s1 := subscribe()
+		s1 := subscribe(c)
 		events := 0
 		for range s1.Events() {
 			events++
@@ -220,11 +223,11 @@ func TestSubscriptionLifetimeAndTakeover(t *testing.T) {
 		}
 		time.Sleep(5 * time.Second) // past the guard of s1
 
-		s2 := subscribe()
+		s2 := subscribe(c)
 		defer s2.Close()
 		<-s2.Events()
 		time.Sleep(5 * time.Second)
-		s3 := subscribe()
+		s3 := subscribe(c2)
 		defer s3.Close()
 		for range s2.Events() {
 		}
