@@ -63,29 +63,36 @@ func New(opts Options) (*Engine, error) {
 type handler func(e *Engine, body []byte) ([]byte, error)
 
 // exclusive operations change the set of tables or their metadata and run alone.
-var exclusive = map[string]bool{"CreateTable": true, "DeleteTable": true, "UpdateTable": true, "UpdateTimeToLive": true}
+var exclusive = map[string]bool{"CreateTable": true, "DeleteTable": true, "UpdateTable": true, "UpdateTimeToLive": true,
+	"TagResource": true, "UntagResource": true, "UpdateContinuousBackups": true}
 
 var handlers map[string]handler
 
 func init() {
 	handlers = map[string]handler{
-		"CreateTable":        (*Engine).createTable,
-		"DescribeTable":      (*Engine).describeTable,
-		"DeleteTable":        (*Engine).deleteTable,
-		"ListTables":         (*Engine).listTables,
-		"UpdateTable":        (*Engine).updateTable,
-		"DescribeTimeToLive": (*Engine).describeTTL,
-		"UpdateTimeToLive":   (*Engine).updateTTL,
-		"GetItem":            (*Engine).getItem,
-		"PutItem":            (*Engine).putItem,
-		"UpdateItem":         (*Engine).updateItem,
-		"DeleteItem":         (*Engine).deleteItem,
-		"Query":              (*Engine).query,
-		"Scan":               (*Engine).scan,
-		"BatchGetItem":       (*Engine).batchGetItem,
-		"BatchWriteItem":     (*Engine).batchWriteItem,
-		"TransactWriteItems": (*Engine).transactWriteItems,
-		"TransactGetItems":   (*Engine).transactGetItems,
+		"CreateTable":               (*Engine).createTable,
+		"DescribeTable":             (*Engine).describeTable,
+		"DeleteTable":               (*Engine).deleteTable,
+		"ListTables":                (*Engine).listTables,
+		"UpdateTable":               (*Engine).updateTable,
+		"DescribeTimeToLive":        (*Engine).describeTTL,
+		"UpdateTimeToLive":          (*Engine).updateTTL,
+		"GetItem":                   (*Engine).getItem,
+		"PutItem":                   (*Engine).putItem,
+		"UpdateItem":                (*Engine).updateItem,
+		"DeleteItem":                (*Engine).deleteItem,
+		"Query":                     (*Engine).query,
+		"Scan":                      (*Engine).scan,
+		"BatchGetItem":              (*Engine).batchGetItem,
+		"BatchWriteItem":            (*Engine).batchWriteItem,
+		"TransactWriteItems":        (*Engine).transactWriteItems,
+		"TransactGetItems":          (*Engine).transactGetItems,
+		"TagResource":               (*Engine).tagResource,
+		"UntagResource":             (*Engine).untagResource,
+		"ListTagsOfResource":        (*Engine).listTags,
+		"DescribeContinuousBackups": (*Engine).describeContinuousBackups,
+		"UpdateContinuousBackups":   (*Engine).updateContinuousBackups,
+		"DescribeLimits":            (*Engine).describeLimits,
 	}
 }
 

@@ -65,7 +65,8 @@ var handleSeeds = []struct{ op, body string }{
 
 var handleOps = []string{"CreateTable", "DescribeTable", "DeleteTable", "ListTables", "UpdateTable", "DescribeTimeToLive",
 	"UpdateTimeToLive", "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem",
-	"BatchWriteItem", "TransactWriteItems", "TransactGetItems"}
+	"BatchWriteItem", "TransactWriteItems", "TransactGetItems", "TagResource", "UntagResource", "ListTagsOfResource",
+	"DescribeContinuousBackups", "UpdateContinuousBackups", "DescribeLimits"}
 
 // FuzzHandle feeds arbitrary bodies to every operation: nothing may panic (Handle would turn a
 // panic into an InternalServerError, which the fuzzer reports) or return a non-API error.

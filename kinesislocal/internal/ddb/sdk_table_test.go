@@ -227,3 +227,31 @@ func TestServerDataDir(t *testing.T) {
 		t.Fatalf("after restart: %+v %v", out, err)
 	}
 }
+
+func TestTagsAndBackups(t *testing.T) {
+	c := newClient(t, kinesislocal.Options{})
+	ctx := ctxT(t)
+	createLeaseTable(t, c, "tagged", false)
+	arn := aws.String("arn:aws:dynamodb:us-east-1:000000000000:table/tagged")
+	if _, err := c.TagResource(ctx, &dynamodb.TagResourceInput{ResourceArn: arn, Tags: []types.Tag{{Key: aws.String("app"), Value: aws.String("kcl")}, {Key: aws.String("env"), Value: aws.String("dev")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UntagResource(ctx, &dynamodb.UntagResourceInput{ResourceArn: arn, TagKeys: []string{"env"}}); err != nil {
+		t.Fatal(err)
+	}
+	tags, err := c.ListTagsOfResource(ctx, &dynamodb.ListTagsOfResourceInput{ResourceArn: arn})
+	if err != nil || len(tags.Tags) != 1 || aws.ToString(tags.Tags[0].Key) != "app" {
+		t.Fatalf("tags: %+v %v", tags, err)
+	}
+	_, err = c.ListTagsOfResource(ctx, &dynamodb.ListTagsOfResourceInput{ResourceArn: aws.String("arn:aws:dynamodb:us-east-1:000000000000:table/nope")})
+	wantCode(t, err, "ResourceNotFoundException")
+	out, err := c.UpdateContinuousBackups(ctx, &dynamodb.UpdateContinuousBackupsInput{TableName: aws.String("tagged"),
+		PointInTimeRecoverySpecification: &types.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: aws.Bool(true)}})
+	if err != nil || out.ContinuousBackupsDescription.PointInTimeRecoveryDescription.PointInTimeRecoveryStatus != types.PointInTimeRecoveryStatusEnabled {
+		t.Fatalf("UpdateContinuousBackups: %+v %v", out, err)
+	}
+	d, err := c.DescribeContinuousBackups(ctx, &dynamodb.DescribeContinuousBackupsInput{TableName: aws.String("tagged")})
+	if err != nil || d.ContinuousBackupsDescription.PointInTimeRecoveryDescription.PointInTimeRecoveryStatus != types.PointInTimeRecoveryStatusEnabled {
+		t.Fatalf("DescribeContinuousBackups: %+v %v", d, err)
+	}
+}

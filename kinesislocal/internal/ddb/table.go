@@ -52,6 +52,7 @@ type tableMeta struct {
 	TTLAttr    string            `json:"ttlAttr,omitempty"`
 	TTLOn      bool              `json:"ttlOn,omitempty"`
 	Tags       map[string]string `json:"tags,omitempty"`
+	PITR       bool              `json:"pitr,omitempty"`
 }
 
 type attrDef struct {
