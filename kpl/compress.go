@@ -27,6 +27,10 @@ var ErrCorruptCompressed = errors.New("kpl: corrupt compressed record")
 // returns data unchanged and false. A consumer calls it on each user record's
 // data after de-aggregation. It is safe for concurrent use.
 func Decompress(data []byte) ([]byte, bool, error) {
+	return decompress(data, MaxDecompressedSize)
+}
+
+func decompress(data []byte, limit int) ([]byte, bool, error) {
 	if !IsCompressed(data) {
 		return data, false, nil
 	}
@@ -34,12 +38,12 @@ func Decompress(data []byte) ([]byte, bool, error) {
 	if err != nil {
 		return nil, true, fmt.Errorf("%w: %w", ErrCorruptCompressed, err)
 	}
-	out, err := io.ReadAll(io.LimitReader(zr, MaxDecompressedSize+1))
+	out, err := io.ReadAll(io.LimitReader(zr, int64(limit)+1))
 	if err != nil {
 		return nil, true, fmt.Errorf("%w: %w", ErrCorruptCompressed, err)
 	}
-	if len(out) > MaxDecompressedSize {
-		return nil, true, fmt.Errorf("%w: more than %d bytes", ErrCorruptCompressed, MaxDecompressedSize)
+	if len(out) > limit {
+		return nil, true, fmt.Errorf("%w: more than %d bytes", ErrCorruptCompressed, limit)
 	}
 	return out, true, nil
 }
