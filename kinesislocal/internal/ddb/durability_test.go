@@ -227,3 +227,37 @@ func TestKill9(t *testing.T) {
 		}
 	}
 }
+
+func TestCompactionWhileRunning(t *testing.T) {
+	dir := t.TempDir()
+	e, err := New(Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.wal.minLog = 8 << 10
+	call(t, e, "CreateTable", leaseTable)
+	path := filepath.Join(dir, walName)
+	maxSize := int64(0)
+	for i := range 2000 {
+		call(t, e, "UpdateItem", fmt.Sprintf(`{"TableName":"leases","Key":{"leaseKey":{"S":"k%d"}},"UpdateExpression":"ADD n :one","ExpressionAttributeValues":{":one":{"N":"1"}}}`, i%10))
+		if st, err := os.Stat(path); err == nil && st.Size() > maxSize {
+			maxSize = st.Size()
+		}
+	}
+	if maxSize > 64<<10 {
+		t.Fatalf("log grew to %d bytes: never compacted", maxSize)
+	}
+	want := dump(t, e)
+	if !strings.Contains(want, `"n":{"N":"200"}`) {
+		t.Fatalf("counters wrong before reopen:\n%s", want)
+	}
+	e2, err := New(Options{DataDir: dir}) // without Close: the compacted log plus its tail
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := dump(t, e2); got != want {
+		t.Fatalf("after running compactions:\ngot  %s\nwant %s", got, want)
+	}
+	e.wal.f.Close()
+	e2.Close()
+}

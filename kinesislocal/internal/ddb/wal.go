@@ -35,13 +35,15 @@ const (
 	walTmpName    = "dynamodb.log.tmp"
 	walHeader     = 8        // uint32 length + uint32 CRC-32C of the payload
 	maxWALRecord  = 64 << 20 // a record larger than this is corruption
-	compactMinLog = 16 << 20 // never compact a log smaller than this
 	compactFactor = 4        // compact when the log is this many times its compacted size
 	snapshotBatch = 512      // items per record in a compacted log
 	walFileMode   = os.FileMode(0o644)
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// compactMinLog is the smallest log that is compacted while running.
+const compactMinLog = 16 << 20
 
 // wal is the append-only log of committed mutations. Appends are serialized by mu; sync is a
 // group commit: one fsync covers every record appended before it started.
@@ -52,6 +54,7 @@ type wal struct {
 	f       *os.File
 	written int64
 	base    int64 // size right after the last compaction
+	minLog  int64 // compactMinLog; tests lower it
 
 	syncMu      sync.Mutex // one fsync at a time
 	synced      atomic.Int64
@@ -83,7 +86,7 @@ func openWAL(dir string, apply func(mutation) error) (*wal, error) {
 		f.Close()
 		return nil, fmt.Errorf("ddb: seek log: %w", err)
 	}
-	w := &wal{dir: dir, f: f, written: good, base: good}
+	w := &wal{dir: dir, f: f, written: good, base: good, minLog: compactMinLog}
 	w.synced.Store(good)
 	return w, nil
 }
@@ -175,7 +178,7 @@ func (w *wal) sync(end int64) error {
 func (w *wal) needsCompaction() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.written > compactMinLog && w.written > compactFactor*w.base
+	return w.written > w.minLog && w.written > compactFactor*w.base
 }
 
 func (w *wal) close() error {
