@@ -8,7 +8,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 
 	"github.com/shoal-go/shoal/kinesislocal"
 )
@@ -185,10 +187,7 @@ func TestSubscribeToShard(t *testing.T) {
 // more after another takes over, and the old one ends with ResourceInUseException.
 func TestSubscriptionLifetimeAndTakeover(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c, srv := newClient(t, kinesislocal.Options{})
-		// smithy-go v1.28.8 shares one event-stream decoder buffer per client, so concurrent
-		// subscriptions on one client race in the SDK: give the concurrent one its own client.
-		c2 := kinesis.NewFromConfig(srv.AWSConfig())
+		c, _ := newClient(t, kinesislocal.Options{})
 		ctx := t.Context()
 		createStream(t, c, "life", 1)
 		arn := aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/life")
@@ -196,17 +195,21 @@ func TestSubscriptionLifetimeAndTakeover(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		subscribe := func(c *kinesis.Client) *kinesis.SubscribeToShardEventStream {
+		// smithy-go v1.28.8 keeps one event-stream decode buffer per client Protocol, so two
+		// concurrent subscriptions through one client race inside the SDK. A fresh Protocol per
+		// call avoids it.
+		subscribe := func() *kinesis.SubscribeToShardEventStream {
 			t.Helper()
 			out, err := c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: reg.Consumer.ConsumerARN, ShardId: aws.String("shardId-000000000000"),
-				StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
+				StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}},
+				func(o *kinesis.Options) { o.Protocol = awsjson.New11(schemas.Kinesis_20131202) })
 			if err != nil {
 				t.Fatal(err)
 			}
 			return out.GetStream()
 		}
 		start := time.Now()
-		s1 := subscribe(c)
+		s1 := subscribe()
 		events := 0
 		for range s1.Events() {
 			events++
@@ -223,11 +226,11 @@ func TestSubscriptionLifetimeAndTakeover(t *testing.T) {
 		}
 		time.Sleep(5 * time.Second) // past the guard of s1
 
-		s2 := subscribe(c)
+		s2 := subscribe()
 		defer s2.Close()
 		<-s2.Events()
 		time.Sleep(5 * time.Second)
-		s3 := subscribe(c2)
+		s3 := subscribe()
 		defer s3.Close()
 		for range s2.Events() {
 		}
