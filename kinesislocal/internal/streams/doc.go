@@ -23,6 +23,9 @@
 // one writer writes and fsyncs everything appended so far while the others wait for it, so an
 // acknowledged PutRecord or PutRecords survives kill -9 and power loss (as far as the disk honours
 // fsync). New replays the log; a torn or corrupt tail left by a crash is cut off. Close flushes
-// and closes the file. The log is not compacted: trimmed records stay in it until the data
-// directory is removed. The directory is not locked; do not open it from two live engines.
+// and closes the file. When New finds a log over 4 MiB it compacts it: it writes a snapshot of
+// the live state (streams, lineage, consumers, tags and the records still within retention) to
+// streams.log.tmp, fsyncs it and renames it over the log, so the log stays proportional to the
+// live data across restarts (it grows between restarts). The directory is not locked; do not open
+// it from two live engines.
 package streams

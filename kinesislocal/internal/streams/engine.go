@@ -106,7 +106,7 @@ func New(opts Options) (*Engine, error) {
 		e.limits = &c
 	}
 	if opts.DataDir != "" {
-		w, err := openWAL(opts.DataDir, e.replay)
+		w, err := openWAL(opts.DataDir, e.replay, e.compact)
 		if err != nil {
 			return nil, err
 		}

@@ -44,8 +44,9 @@ type wal struct {
 	closed   bool
 }
 
-// openWAL replays dir/streams.log through apply and opens it for appending.
-func openWAL(dir string, apply func(kind byte, payload []byte) error) (*wal, error) {
+// openWAL replays dir/streams.log through apply, rewrites it with compact if it is larger than
+// compactThreshold, and opens it for appending.
+func openWAL(dir string, apply func(kind byte, payload []byte) error, compact func(path string) (int64, error)) (*wal, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("streams: create data dir: %w", err)
 	}
@@ -58,6 +59,15 @@ func openWAL(dir string, apply func(kind byte, payload []byte) error) (*wal, err
 	if err != nil {
 		f.Close()
 		return nil, err
+	}
+	if good > compactThreshold {
+		f.Close()
+		if good, err = compact(path); err != nil {
+			return nil, err
+		}
+		if f, err = os.OpenFile(path, os.O_RDWR, 0o644); err != nil {
+			return nil, fmt.Errorf("streams: open log: %w", err)
+		}
 	}
 	if err := f.Truncate(good); err != nil {
 		f.Close()
@@ -259,6 +269,8 @@ func (e *Engine) replay(kind byte, p []byte) error {
 		return e.replayCtl(&ev)
 	case walRecords:
 		return e.replayRecords(p)
+	case walSnapshot:
+		return e.restoreStream(p)
 	}
 	return fmt.Errorf("unknown frame kind %d", kind)
 }
