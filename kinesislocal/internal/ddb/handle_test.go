@@ -2,6 +2,7 @@ package ddb
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -161,5 +162,39 @@ func BenchmarkUpdateItemConditionalDurable(b *testing.B) {
 		renew(b, e, l, counters[l])
 		counters[l]++
 		i++
+	}
+}
+
+func TestScanPageCap(t *testing.T) {
+	e, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call(t, e, "CreateTable", leaseTable)
+	big := strings.Repeat("x", 100<<10)
+	for i := range 30 {
+		call(t, e, "PutItem", fmt.Sprintf(`{"TableName":"leases","Item":{"leaseKey":{"S":"k%02d"},"blob":{"S":%q}}}`, i, big))
+	}
+	seen := 0
+	pages := 0
+	esk := ""
+	for {
+		body := `{"TableName":"leases"` + esk + `}`
+		m := call(t, e, "Scan", body)
+		pages++
+		n := int(m["Count"].(float64))
+		if n*(100<<10) > 1<<20+(100<<10) {
+			t.Fatalf("page of %d items exceeds the 1 MB cap", n)
+		}
+		seen += n
+		lek, ok := m["LastEvaluatedKey"]
+		if !ok {
+			break
+		}
+		b, _ := json.Marshal(lek)
+		esk = `,"ExclusiveStartKey":` + string(b)
+	}
+	if seen != 30 || pages < 3 {
+		t.Fatalf("%d items in %d pages", seen, pages)
 	}
 }
