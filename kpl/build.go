@@ -17,6 +17,7 @@ type entry struct {
 	size       int    // len(PartitionKey) + len(Data) of rec
 	members    []*pending
 	aggregated bool
+	charged    bool // the shard's limiter was charged (and holds it)
 }
 
 // request is one PutRecords call being built or in flight.
@@ -178,7 +179,9 @@ func (d *dispatcher) takeRaw(q *shardQ, cur *request, now time.Time, budget int)
 		}
 		ms := q.popN(1)
 		d.dequeued(ms)
-		return d.newEntry(q, cur, head.rec, head.size, ms, false), took, time.Time{}
+		e := d.newEntry(q, cur, head.rec, head.size, ms, false)
+		e.charged = q.limited
+		return e, took, time.Time{}
 	}
 }
 
@@ -225,7 +228,9 @@ func (d *dispatcher) takeAggregate(q *shardQ, cur *request, now time.Time, fullO
 	}
 	ms := q.popN(n)
 	d.dequeued(ms)
-	return d.newEntry(q, cur, rec, size, ms, n > 1), took, time.Time{}
+	e := d.newEntry(q, cur, rec, size, ms, n > 1)
+	e.charged = q.limited
+	return e, took, time.Time{}
 }
 
 func (d *dispatcher) newEntry(q *shardQ, cur *request, rec Record, size int, ms []*pending, aggregated bool) *entry {

@@ -277,11 +277,14 @@ func (d *dispatcher) install(m *shardMap) {
 		limited := !d.cfg.DisableRateLimit
 		pct := float64(d.cfg.RateLimit) / 100
 		for _, s := range m.shards {
-			q := &shardQ{info: s, limited: limited,
-				lim: newShardLimiter(float64(d.cfg.ShardRecordsPerSec)*pct, float64(d.cfg.ShardBytesPerSec)*pct)}
-			if o := old[s.id]; o != nil {
-				q.lim, q.backoffUntil, q.failures = o.lim, o.backoffUntil, o.failures
+			// A shard still open keeps its queue object: requests in flight
+			// hold its limiter's tokens and release them there.
+			q := old[s.id]
+			if q == nil {
+				q = &shardQ{limited: limited,
+					lim: newShardLimiter(float64(d.cfg.ShardRecordsPerSec)*pct, float64(d.cfg.ShardBytesPerSec)*pct)}
 			}
+			q.info = s
 			d.queues = append(d.queues, q)
 			d.byID[s.id] = q
 		}
@@ -342,6 +345,11 @@ func (d *dispatcher) handleResponse(r *response, now time.Time) {
 		q.failures++
 		q.backoffUntil = now.Add(backoff(q.failures, d.cfg.RetryBackoff, d.cfg.MaxRetryBackoff))
 	}
+	for _, e := range r.req.entries {
+		if e.charged {
+			e.q.lim.settle(e.size)
+		}
+	}
 	callErr := r.err
 	if callErr == nil && (r.out == nil || len(r.out.Records) != len(r.req.entries)) {
 		callErr = errors.New("kpl: PutRecords response does not match the request")
@@ -374,6 +382,7 @@ func (d *dispatcher) handleResponse(r *response, now time.Time) {
 				pe := &PutError{Code: *res.ErrorCode, Message: deref(res.ErrorMessage)}
 				if isThrottleCode(pe.Code) {
 					d.p.stats.throttles.Add(1)
+					e.q.lim.throttled(now)
 					if h := d.cfg.Hooks.Throttled; h != nil {
 						h(e.q.info.id)
 					}

@@ -20,14 +20,14 @@ func TestBucket(t *testing.T) {
 	b := newBucket(1000)
 	// Full at first use; the reserve (250) stays unused unless the bucket
 	// is full and the cost is above what it otherwise allows.
-	if !b.allows(t0, 750) || !b.allows(t0, 1000) {
+	if !b.allows(t0, 950) || !b.allows(t0, 1000) {
 		t.Fatal("fresh bucket refused")
 	}
 	b.take(1)
-	if b.allows(t0, 750) || b.allows(t0, 800) {
+	if b.allows(t0, 950) || b.allows(t0, 990) {
 		t.Fatal("bucket spent its reserve")
 	}
-	b.take(749)
+	b.take(949)
 	if b.allows(t0, 1) {
 		t.Fatal("empty bucket allowed a token")
 	}
