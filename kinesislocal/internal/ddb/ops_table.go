@@ -292,13 +292,7 @@ func (e *Engine) describe(t *table) map[string]any {
 			g := &m.GSIs[i]
 			count, size := 0, 0
 			if status != "CREATING" {
-				for _, en := range t.entries {
-					if _, ok := en.item[g.Key.Hash]; !ok {
-						continue
-					}
-					if _, ok := en.item[g.Key.Range]; g.Key.Range != "" && !ok {
-						continue
-					}
+				for _, en := range t.indexEntries(g) {
 					count++
 					size += t.projectIndex(g, en.item).Size()
 				}

@@ -132,8 +132,18 @@ func (t *table) status(now time.Time, delay time.Duration) string {
 	return "ACTIVE"
 }
 
-// keyFromItem extracts and validates the primary key of a full item (PutItem).
+// keyFromItem extracts and validates the primary key of a full item (PutItem) and checks the
+// item's GSI key attributes.
 func (t *table) keyFromItem(it attr.Item) (hk string, rk attr.Value, err error) {
+	hk, rk, err = t.primaryKey(it)
+	if err != nil {
+		return hk, rk, err
+	}
+	return hk, rk, t.checkIndexKeys(it)
+}
+
+// primaryKey extracts and validates the primary key of a full item.
+func (t *table) primaryKey(it attr.Item) (hk string, rk attr.Value, err error) {
 	k := t.meta.Key
 	hv, ok := it[k.Hash]
 	if !ok {
@@ -153,9 +163,6 @@ func (t *table) keyFromItem(it attr.Item) (hk string, rk attr.Value, err error) 
 		rk = rv
 	}
 	if err := checkKeyValues(k, hv, rk); err != nil {
-		return "", rk, err
-	}
-	if err := t.checkIndexKeys(it); err != nil {
 		return "", rk, err
 	}
 	return hv.Str, rk, nil

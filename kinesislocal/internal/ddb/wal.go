@@ -236,7 +236,7 @@ func (e *Engine) replay(m mutation) error {
 		if t == nil {
 			return fmt.Errorf("item for unknown table %s", m.Table)
 		}
-		hk, rk, err := t.keyFromItem(m.Put)
+		hk, rk, err := t.primaryKey(m.Put) // GSI checks applied when the write was accepted
 		if err != nil {
 			return err
 		}
