@@ -18,8 +18,8 @@ import (
 
 const walSnapshot byte = 3
 
-// compactThreshold is the log size above which New compacts the log.
-var compactThreshold int64 = 4 << 20
+// defaultCompactThreshold is the log size above which New compacts the log.
+const defaultCompactThreshold = 4 << 20
 
 // maxBatchBytes caps one record frame written by compaction.
 const maxBatchBytes = 8 << 20

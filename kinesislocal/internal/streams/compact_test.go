@@ -60,12 +60,9 @@ func state(t *testing.T, e *Engine, s string) string {
 }
 
 func TestCompaction(t *testing.T) {
-	old := compactThreshold
-	compactThreshold = 0
-	defer func() { compactThreshold = old }()
 	dir := t.TempDir()
 	now := time.Unix(1_760_000_000, 0)
-	opts := Options{DataDir: dir, Now: func() time.Time { return now }}
+	opts := Options{DataDir: dir, Now: func() time.Time { return now }, compactThreshold: -1} // always
 	e, err := New(opts)
 	if err != nil {
 		t.Fatal(err)

@@ -307,25 +307,30 @@ func parseStart(typ, seq *string, ts *float64, op string) (startPos, error) {
 	return p, nil
 }
 
-// position resolves a starting position on sh to the next seqIx to read. Callers hold sh.mu.
-func (e *Engine) position(sh *shard, p startPos) (uint64, error) {
+// position resolves a starting position on sh to the next seqIx to read and, for a time after the
+// newest record, the minimum arrival time of records to return. Callers hold sh.mu.
+func (e *Engine) position(sh *shard, p startPos) (uint64, int64, error) {
 	if p.seqOK && p.seq.shardIdx != uint32(sh.idx) {
-		return 0, errf(awsproto.InvalidArgument, "Invalid StartingSequenceNumber. It encodes %s, while it was used in a call to a shard with %s", shardID(int(p.seq.shardIdx)), sh.id)
+		return 0, 0, errf(awsproto.InvalidArgument, "Invalid StartingSequenceNumber. It encodes %s, while it was used in a call to a shard with %s", shardID(int(p.seq.shardIdx)), sh.id)
 	}
 	switch p.typ {
 	case "TRIM_HORIZON":
-		return sh.log.trimIx, nil
+		return sh.log.trimIx, 0, nil
 	case "LATEST":
-		return sh.log.next, nil
+		return sh.log.next, 0, nil
 	case "AT_SEQUENCE_NUMBER":
-		return max(p.seq.seqIx, 1), nil
+		return max(p.seq.seqIx, 1), 0, nil
 	case "AFTER_SEQUENCE_NUMBER":
 		if p.seq.seqIx >= 1<<63-1 {
-			return 1<<63 - 1, nil
+			return 1<<63 - 1, 0, nil
 		}
-		return p.seq.seqIx + 1, nil
+		return p.seq.seqIx + 1, 0, nil
 	default: // AT_TIMESTAMP
-		return sh.log.firstAtOrAfter(p.ms), nil
+		pos := sh.log.firstAtOrAfter(p.ms)
+		if pos == sh.log.next {
+			return pos, p.ms, nil
+		}
+		return pos, 0, nil
 	}
 }
 
@@ -368,12 +373,12 @@ func (e *Engine) getShardIterator(_ context.Context, body []byte) ([]byte, error
 		return nil, errf(awsproto.ProvisionedThroughput, "Rate exceeded for shard %s in stream %s under account %s.", sh.id, s.name, e.opts.AccountID)
 	}
 	sh.maybeTrim(now, s.retentionMs())
-	pos, err := e.position(sh, p)
+	pos, minArr, err := e.position(sh, p)
 	sh.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	it := iterator{streamCreated: s.created, shardIdx: uint32(sh.idx), pos: pos, issued: now, stream: s.name}
+	it := iterator{streamCreated: s.created, shardIdx: uint32(sh.idx), pos: pos, issued: now, minArrival: minArr, stream: s.name}
 	b := append([]byte(`{"ShardIterator":"`), it.encode()...)
 	return append(b, `"}`...), nil
 }
@@ -455,7 +460,15 @@ func (e *Engine) getRecords(_ context.Context, body []byte) ([]byte, error) {
 		s.mu.RUnlock()
 		return nil, errf(awsproto.ProvisionedThroughput, "Rate exceeded for Shard - %s in stream %s under account %s.", sh.id, s.name, e.opts.AccountID)
 	}
-	recs, pos, n, full := sh.log.read(it.pos, limit, maxReadBytes, (*refs)[:0])
+	pos := it.pos
+	minArr := it.minArrival
+	if minArr != 0 {
+		pos = max(pos, sh.log.firstAtOrAfter(minArr))
+		if pos < sh.log.next {
+			minArr = 0 // a record at or after the time exists: plain positions from here on
+		}
+	}
+	recs, pos, n, full := sh.log.read(pos, limit, maxReadBytes, (*refs)[:0])
 	*refs = recs
 	if e.limits != nil {
 		sh.limit.readDone(now, n, full)
@@ -475,7 +488,7 @@ func (e *Engine) getRecords(_ context.Context, body []byte) ([]byte, error) {
 	b = append(b, `{"Records":`...)
 	b = appendRecords(b, sh, recs)
 	if !atEnd {
-		nit := iterator{streamCreated: s.created, shardIdx: it.shardIdx, pos: pos, issued: now, stream: s.name}
+		nit := iterator{streamCreated: s.created, shardIdx: it.shardIdx, pos: pos, issued: now, minArrival: minArr, stream: s.name}
 		b = append(b, `,"NextShardIterator":"`...)
 		b = append(b, nit.encode()...)
 		b = append(b, '"')

@@ -32,6 +32,9 @@ type Options struct {
 	// Now is the clock. Default time.Now. Tests use it to move time (iterator expiry,
 	// retention, throughput buckets).
 	Now func() time.Time
+
+	// compactThreshold overrides the log size above which New compacts the log (tests).
+	compactThreshold int64
 }
 
 // Limits are per-shard throughput limits. Zero fields take AWS's values.
@@ -106,7 +109,11 @@ func New(opts Options) (*Engine, error) {
 		e.limits = &c
 	}
 	if opts.DataDir != "" {
-		w, err := openWAL(opts.DataDir, e.replay, e.compact)
+		threshold := opts.compactThreshold
+		if threshold == 0 {
+			threshold = defaultCompactThreshold
+		}
+		w, err := openWAL(opts.DataDir, threshold, e.replay, e.compact)
 		if err != nil {
 			return nil, err
 		}

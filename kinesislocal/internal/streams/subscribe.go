@@ -98,7 +98,7 @@ func (e *Engine) SubscribeToShard(ctx context.Context, body []byte, w http.Respo
 	}
 	sh.mu.Lock()
 	sh.maybeTrim(now, s.retentionMs())
-	pos, err := e.position(sh, p)
+	pos, minArr, err := e.position(sh, p)
 	sh.mu.Unlock()
 	s.mu.RUnlock()
 	if err != nil {
@@ -134,7 +134,7 @@ func (e *Engine) SubscribeToShard(ctx context.Context, body []byte, w http.Respo
 	if es.event("initial-response", []byte("{}")) != nil {
 		return nil
 	}
-	e.pushEvents(ctx, es, s, sh, pos)
+	e.pushEvents(ctx, es, s, sh, pos, minArr)
 	if errors.Is(context.Cause(ctx), errTakenOver) {
 		es.exception(awsproto.ResourceInUse, "Another subscription for consumer "+c.arn+" on shard "+sh.id+" took over this one.")
 	}
@@ -176,8 +176,9 @@ func (ew *eventWriter) exception(typ, msg string) error {
 }
 
 // pushEvents sends SubscribeToShardEvents from pos until the shard ends, the subscription's
-// lifetime passes, ctx ends or a write fails.
-func (e *Engine) pushEvents(ctx context.Context, es *eventWriter, s *stream, sh *shard, pos uint64) {
+// lifetime passes, ctx ends or a write fails. Records that arrived before minArr (if non-zero)
+// are skipped.
+func (e *Engine) pushEvents(ctx context.Context, es *eventWriter, s *stream, sh *shard, pos uint64, minArr int64) {
 	lifetime := time.NewTimer(subscriptionLifetime)
 	defer lifetime.Stop()
 	var refs []recRef
@@ -197,6 +198,12 @@ func (e *Engine) pushEvents(ctx context.Context, es *eventWriter, s *stream, sh 
 		}
 		sh.mu.Lock()
 		sh.maybeTrim(now, s.retentionMs())
+		if minArr != 0 {
+			pos = max(pos, sh.log.firstAtOrAfter(minArr))
+			if pos < sh.log.next {
+				minArr = 0
+			}
+		}
 		var recs []recRef
 		recs, pos, _, _ = sh.log.read(pos, 10000, maxEventBytes, refs[:0])
 		refs = recs

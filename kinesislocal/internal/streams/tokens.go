@@ -72,31 +72,35 @@ func (e *Engine) parseToken(kind, tok string, v any) error {
 }
 
 // Shard iterators: version byte, stream creation ms, shard index, position (next seqIx), issue
-// time ms, stream name; sealed.
+// time ms, minimum arrival ms, stream name; sealed.
 type iterator struct {
 	streamCreated int64
 	shardIdx      uint32
 	pos           uint64
 	issued        int64
-	stream        string
+	// minArrival, when non-zero, skips records that arrived before it: an AT_TIMESTAMP iterator
+	// for a time after the newest record.
+	minArrival int64
+	stream     string
 }
 
 const iteratorTTLMs = 300_000
 
 func (it iterator) encode() string {
-	b := make([]byte, 0, 30+len(it.stream))
-	b = append(b, 1)
+	b := make([]byte, 0, 38+len(it.stream))
+	b = append(b, 2)
 	b = binary.BigEndian.AppendUint64(b, uint64(it.streamCreated))
 	b = binary.BigEndian.AppendUint32(b, it.shardIdx)
 	b = binary.BigEndian.AppendUint64(b, it.pos)
 	b = binary.BigEndian.AppendUint64(b, uint64(it.issued))
+	b = binary.BigEndian.AppendUint64(b, uint64(it.minArrival))
 	b = append(b, it.stream...)
 	return seal(b)
 }
 
 func decodeIterator(s string) (iterator, bool) {
 	b, ok := unseal(s)
-	if !ok || len(b) < 30 || b[0] != 1 {
+	if !ok || len(b) < 38 || b[0] != 2 {
 		return iterator{}, false
 	}
 	return iterator{
@@ -104,6 +108,7 @@ func decodeIterator(s string) (iterator, bool) {
 		shardIdx:      binary.BigEndian.Uint32(b[9:]),
 		pos:           binary.BigEndian.Uint64(b[13:]),
 		issued:        int64(binary.BigEndian.Uint64(b[21:])),
-		stream:        string(b[29:]),
+		minArrival:    int64(binary.BigEndian.Uint64(b[29:])),
+		stream:        string(b[37:]),
 	}, true
 }

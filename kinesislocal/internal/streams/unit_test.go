@@ -2,6 +2,7 @@ package streams
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math/big"
 	"strings"
@@ -250,5 +251,33 @@ func TestClockOption(t *testing.T) {
 	var ae *awsproto.Error
 	if !errors.As(err, &ae) || ae.Type != awsproto.ExpiredIterator {
 		t.Fatalf("expired iterator: %v", err)
+	}
+}
+
+// TestAtTimestampInTheFuture: an AT_TIMESTAMP iterator for a time after the newest record skips
+// records that arrive before that time.
+func TestAtTimestampInTheFuture(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	e, _ := New(Options{Now: func() time.Time { return now }})
+	ctx := context.Background()
+	e.Handle(ctx, "CreateStream", []byte(`{"StreamName":"ts","ShardCount":1}`))
+	e.Handle(ctx, "PutRecord", []byte(`{"StreamName":"ts","PartitionKey":"k","Data":"MA=="}`))
+	out, err := e.Handle(ctx, "GetShardIterator", []byte(`{"StreamName":"ts","ShardId":"shardId-000000000000","ShardIteratorType":"AT_TIMESTAMP","Timestamp":1700000010}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := string(out[len(`{"ShardIterator":"`) : len(out)-2])
+	now = now.Add(5 * time.Second)
+	e.Handle(ctx, "PutRecord", []byte(`{"StreamName":"ts","PartitionKey":"k","Data":"NQ=="}`)) // t+5: before the time
+	now = now.Add(10 * time.Second)
+	e.Handle(ctx, "PutRecord", []byte(`{"StreamName":"ts","PartitionKey":"k","Data":"MTU="}`)) // t+15: after
+	out, err = e.Handle(ctx, "GetRecords", []byte(`{"ShardIterator":"`+it+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct{ Records []struct{ Data []byte } }
+	json.Unmarshal(out, &res)
+	if len(res.Records) != 1 || string(res.Records[0].Data) != "15" {
+		t.Fatalf("records %+v, want only the one written after the timestamp", res.Records)
 	}
 }

@@ -45,8 +45,8 @@ type wal struct {
 }
 
 // openWAL replays dir/streams.log through apply, rewrites it with compact if it is larger than
-// compactThreshold, and opens it for appending.
-func openWAL(dir string, apply func(kind byte, payload []byte) error, compact func(path string) (int64, error)) (*wal, error) {
+// compactThreshold bytes, and opens it for appending.
+func openWAL(dir string, compactThreshold int64, apply func(kind byte, payload []byte) error, compact func(path string) (int64, error)) (*wal, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("streams: create data dir: %w", err)
 	}
