@@ -198,3 +198,18 @@ func TestScanPageCap(t *testing.T) {
 		t.Fatalf("%d items in %d pages", seen, pages)
 	}
 }
+
+// BenchmarkUpdateItemConditionalDurableParallel shows group commit: 16 callers share fsyncs.
+func BenchmarkUpdateItemConditionalDurableParallel(b *testing.B) {
+	e := benchEngine(b, Options{DataDir: b.TempDir()})
+	var next atomic.Int64
+	b.SetParallelism(8)
+	b.RunParallel(func(pb *testing.PB) {
+		lease := int(next.Add(1)-1) % 64
+		var counter int64
+		for pb.Next() {
+			renew(b, e, lease, counter)
+			counter++
+		}
+	})
+}
