@@ -34,8 +34,9 @@
 //
 // New replays the log and truncates a torn tail (a record whose length or checksum does not
 // match). The log is compacted (rewritten as a snapshot, fsynced, atomically renamed) on Close and
-// when it grows past four times its compacted size (and at least 16 MiB). Two engines must not
-// share a DataDir at the same time: there is no lock file.
+// when it grows past four times its compacted size (and at least 16 MiB). An engine holds an
+// exclusive flock on DataDir/LOCK (on Unix), so a second engine or process on the same directory
+// fails in New; the kernel drops the lock when a process dies, so kill -9 never blocks a restart.
 //
 // TimeToLive settings are stored and reported; expired items are not deleted.
 package ddb

@@ -76,7 +76,12 @@ func TestReopenWithoutClose(t *testing.T) {
 	if !strings.Contains(want, "items=49") || strings.Contains(want, "table gone") {
 		t.Fatalf("unexpected state:\n%s", want)
 	}
-	// e1 is abandoned as if killed: no Close, no compaction.
+	// A second engine cannot open the directory while e1 holds it.
+	if _, err := New(Options{DataDir: dir}); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second engine on a held directory: %v", err)
+	}
+	// e1 dies as if killed: its files are closed (the kernel drops its lock), no Close, no compaction.
+	e1.wal.abandon()
 	e2, err := New(Options{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +89,6 @@ func TestReopenWithoutClose(t *testing.T) {
 	if got := dump(t, e2); got != want {
 		t.Fatalf("after reopen without Close:\ngot  %s\nwant %s", got, want)
 	}
-	e1.wal.f.Close()
 	// Writes continue after replay, then a clean Close compacts.
 	call(t, e2, "PutItem", `{"TableName":"leases","Item":{"leaseKey":{"S":"after"}}}`)
 	want = dump(t, e2)
@@ -109,7 +113,7 @@ func TestTornTail(t *testing.T) {
 	}
 	populate(t, e1)
 	want := dump(t, e1)
-	e1.wal.f.Close()
+	e1.wal.abandon()
 	path := filepath.Join(dir, walName)
 	st, _ := os.Stat(path)
 	for _, garbage := range [][]byte{{0x10, 0, 0}, {0x05, 0, 0, 0, 1, 2, 3, 4, '{'}, {0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0}} {
@@ -126,7 +130,7 @@ func TestTornTail(t *testing.T) {
 		if got := dump(t, e2); got != want {
 			t.Fatalf("torn tail %x: state differs", garbage)
 		}
-		e2.wal.f.Close()
+		e2.wal.abandon()
 		if st2, _ := os.Stat(path); st2.Size() != st.Size() {
 			t.Fatalf("torn tail not truncated: %d vs %d", st2.Size(), st.Size())
 		}
@@ -251,15 +255,15 @@ func TestCompactionWhileRunning(t *testing.T) {
 	if !strings.Contains(want, `"n":{"N":"200"}`) {
 		t.Fatalf("counters wrong before reopen:\n%s", want)
 	}
+	e.wal.abandon()
 	e2, err := New(Options{DataDir: dir}) // without Close: the compacted log plus its tail
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer e2.Close()
 	if got := dump(t, e2); got != want {
 		t.Fatalf("after running compactions:\ngot  %s\nwant %s", got, want)
 	}
-	e.wal.f.Close()
-	e2.Close()
 }
 
 // TestReplayAfterGSIAdded: items written before a GSI existed may not fit its key type; the

@@ -48,7 +48,8 @@ const compactMinLog = 16 << 20
 // wal is the append-only log of committed mutations. Appends are serialized by mu; sync is a
 // group commit: one fsync covers every record appended before it started.
 type wal struct {
-	dir string
+	dir  string
+	lock *os.File // the held LOCK file (nil where unsupported)
 
 	mu      sync.Mutex // guards f, written
 	f       *os.File
@@ -67,26 +68,36 @@ func openWAL(dir string, apply func(mutation) error) (*wal, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("ddb: create data dir: %w", err)
 	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(f *os.File, err error) (*wal, error) {
+		if f != nil {
+			f.Close()
+		}
+		if lock != nil {
+			lock.Close()
+		}
+		return nil, err
+	}
 	os.Remove(filepath.Join(dir, walTmpName)) // an unfinished compaction
 	path := filepath.Join(dir, walName)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, walFileMode)
 	if err != nil {
-		return nil, fmt.Errorf("ddb: open log: %w", err)
+		return fail(nil, fmt.Errorf("ddb: open log: %w", err))
 	}
 	good, err := replayLog(f, apply)
 	if err != nil {
-		f.Close()
-		return nil, err
+		return fail(f, err)
 	}
 	if err := f.Truncate(good); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("ddb: truncate torn log tail: %w", err)
+		return fail(f, fmt.Errorf("ddb: truncate torn log tail: %w", err))
 	}
 	if _, err := f.Seek(good, io.SeekStart); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("ddb: seek log: %w", err)
+		return fail(f, fmt.Errorf("ddb: seek log: %w", err))
 	}
-	w := &wal{dir: dir, f: f, written: good, base: good, minLog: compactMinLog}
+	w := &wal{dir: dir, lock: lock, f: f, written: good, base: good, minLog: compactMinLog}
 	w.synced.Store(good)
 	return w, nil
 }
@@ -184,7 +195,19 @@ func (w *wal) needsCompaction() bool {
 func (w *wal) close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.f.Close()
+	err := w.f.Close()
+	if w.lock != nil {
+		w.lock.Close() // releases the flock
+	}
+	return err
+}
+
+// abandon releases the files without compaction, as a crash would (tests only).
+func (w *wal) abandon() {
+	w.f.Close()
+	if w.lock != nil {
+		w.lock.Close()
+	}
 }
 
 // logAppend appends a record when durable; the caller holds the affected tables' locks and
