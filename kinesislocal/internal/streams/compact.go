@@ -46,6 +46,7 @@ type streamSnap struct {
 	Created       int64             `json:"c"`
 	Mode          string            `json:"m"`
 	Retention     int               `json:"r"`
+	MaxKiB        int               `json:"mk,omitempty"`
 	Tags          map[string]string `json:"tags,omitempty"`
 	PendingStatus string            `json:"ps,omitempty"`
 	PendingUntil  int64             `json:"pu,omitempty"`
@@ -69,7 +70,7 @@ func (e *Engine) snapshotFrames(emit func(kind byte, p []byte) error) error {
 		if _, gone := s.status(now, e.delayMs); gone {
 			continue
 		}
-		snap := streamSnap{Name: s.name, Created: s.created, Mode: s.mode, Retention: s.retentionHours, Tags: s.tags,
+		snap := streamSnap{Name: s.name, Created: s.created, Mode: s.mode, Retention: s.retentionHours, MaxKiB: s.maxRecordKiB, Tags: s.tags,
 			PendingStatus: s.pendingStatus, PendingUntil: s.pendingUntil, DeletingAt: s.deletingAt, ScaleOps: s.scaleOps}
 		for _, c := range s.liveConsumers(now, e.delayMs) {
 			snap.Consumers = append(snap.Consumers, consumerSnap{Name: c.name, Created: c.created, DeletingAt: c.deletingAt})
@@ -121,7 +122,7 @@ func (e *Engine) restoreStream(p []byte) error {
 		return err
 	}
 	s := &stream{name: snap.Name, arn: e.streamARN(snap.Name), created: snap.Created, mode: snap.Mode,
-		retentionHours: snap.Retention, tags: map[string]string{}, consumers: map[string]*consumer{},
+		retentionHours: snap.Retention, maxRecordKiB: max(snap.MaxKiB, 1024), tags: map[string]string{}, consumers: map[string]*consumer{},
 		pendingStatus: snap.PendingStatus, pendingUntil: snap.PendingUntil, deletingAt: snap.DeletingAt,
 		scaleOps: snap.ScaleOps, openCount: &e.openShards}
 	for k, v := range snap.Tags {

@@ -82,10 +82,11 @@ func (s *stream) freeExpired(nowMs int64) {
 // --- CreateStream / DeleteStream ---
 
 type createStreamReq struct {
-	StreamName        *string           `json:"StreamName"`
-	ShardCount        *int              `json:"ShardCount"`
-	StreamModeDetails *modeJSON         `json:"StreamModeDetails"`
-	Tags              map[string]string `json:"Tags"`
+	StreamName         *string           `json:"StreamName"`
+	ShardCount         *int              `json:"ShardCount"`
+	StreamModeDetails  *modeJSON         `json:"StreamModeDetails"`
+	Tags               map[string]string `json:"Tags"`
+	MaxRecordSizeInKiB *int              `json:"MaxRecordSizeInKiB"`
 }
 
 func (e *Engine) createStream(_ context.Context, body []byte) ([]byte, error) {
@@ -119,6 +120,13 @@ func (e *Engine) createStream(_ context.Context, body []byte) ([]byte, error) {
 	if err := validTags(req.Tags, 50); err != nil {
 		return nil, err
 	}
+	maxKiB := 1024
+	if req.MaxRecordSizeInKiB != nil {
+		maxKiB = *req.MaxRecordSizeInKiB
+		if err := validMaxRecordKiB(maxKiB); err != nil {
+			return nil, err
+		}
+	}
 	name := *req.StreamName
 	e.mu.Lock()
 	now := e.nowMs()
@@ -144,7 +152,7 @@ func (e *Engine) createStream(_ context.Context, body []byte) ([]byte, error) {
 		e.mu.Unlock()
 		return nil, errf(awsproto.LimitExceeded, "This request would exceed the shard limit for the account %s in %s. Current shard count for the account: %d. Limit: %d. Number of additional shards that would have resulted from this request: %d.", e.opts.AccountID, e.opts.Region, open, e.opts.ShardLimit, n)
 	}
-	ev := ctlEvent{T: evCreate, Stream: name, At: now, N: n, Mode: mode, Tags: req.Tags}
+	ev := ctlEvent{T: evCreate, Stream: name, At: now, N: n, Mode: mode, Tags: req.Tags, MaxKiB: maxKiB}
 	pos := e.logCtl(&ev)
 	e.applyCreate(&ev)
 	e.mu.Unlock()
@@ -154,7 +162,7 @@ func (e *Engine) createStream(_ context.Context, body []byte) ([]byte, error) {
 // applyCreate adds a stream. Callers hold e.mu for writing.
 func (e *Engine) applyCreate(ev *ctlEvent) {
 	s := &stream{name: ev.Stream, arn: e.streamARN(ev.Stream), created: ev.At, mode: ev.Mode,
-		retentionHours: 24, tags: map[string]string{}, consumers: map[string]*consumer{},
+		retentionHours: 24, maxRecordKiB: max(ev.MaxKiB, 1024), tags: map[string]string{}, consumers: map[string]*consumer{},
 		pendingStatus: statusCreating, pendingUntil: ev.At + e.delayMs, openCount: &e.openShards}
 	for k, v := range ev.Tags {
 		s.tags[k] = v
@@ -331,6 +339,7 @@ type summaryJSON struct {
 	EncryptionType          string           `json:"EncryptionType"`
 	OpenShardCount          int              `json:"OpenShardCount"`
 	ConsumerCount           int              `json:"ConsumerCount"`
+	MaxRecordSizeInKiB      int              `json:"MaxRecordSizeInKiB"`
 }
 
 func (e *Engine) describeStreamSummary(_ context.Context, body []byte) ([]byte, error) {
@@ -348,7 +357,7 @@ func (e *Engine) describeStreamSummary(_ context.Context, body []byte) ([]byte, 
 	d := summaryJSON{StreamName: s.name, StreamARN: s.arn, StreamStatus: st, StreamModeDetails: modeJSON{s.mode},
 		RetentionPeriodHours: s.retentionHours, StreamCreationTimestamp: msEpoch(s.created),
 		EnhancedMonitoring: []monitoringJSON{{ShardLevelMetrics: []string{}}}, EncryptionType: "NONE",
-		OpenShardCount: len(s.open), ConsumerCount: len(s.liveConsumers(now, e.delayMs))}
+		OpenShardCount: len(s.open), ConsumerCount: len(s.liveConsumers(now, e.delayMs)), MaxRecordSizeInKiB: s.maxRecordKiB}
 	s.mu.RUnlock()
 	return marshal(struct {
 		StreamDescriptionSummary summaryJSON `json:"StreamDescriptionSummary"`
@@ -485,6 +494,47 @@ func (e *Engine) changeRetention(body []byte, increase bool) ([]byte, error) {
 	s.retentionHours = h
 	s.freeExpired(now)
 	s.mu.Unlock()
+	return []byte("{}"), e.commit(pos)
+}
+
+// --- UpdateMaxRecordSize ---
+
+func validMaxRecordKiB(n int) error {
+	if n < 1024 || n > 10240 {
+		return errf(awsproto.Validation, "1 validation error detected: Value '%d' at 'maxRecordSizeInKiB' failed to satisfy constraint: Member must have value between 1024 and 10240", n)
+	}
+	return nil
+}
+
+type maxRecordReq struct {
+	streamRef
+	MaxRecordSizeInKiB *int `json:"MaxRecordSizeInKiB"`
+}
+
+func (e *Engine) updateMaxRecordSize(_ context.Context, body []byte) ([]byte, error) {
+	var req maxRecordReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	if req.MaxRecordSizeInKiB == nil {
+		return nil, errf(awsproto.Validation, "1 validation error detected: Value null at 'maxRecordSizeInKiB' failed to satisfy constraint: Member must not be null")
+	}
+	if err := validMaxRecordKiB(*req.MaxRecordSizeInKiB); err != nil {
+		return nil, err
+	}
+	s, err := e.lookupReq(req.StreamName, req.StreamARN)
+	if err != nil {
+		return nil, err
+	}
+	now := e.nowMs()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := e.requireActive(s, now); err != nil {
+		return nil, err
+	}
+	ev := ctlEvent{T: evMaxRecord, Stream: s.name, Created: s.created, At: now, N: *req.MaxRecordSizeInKiB}
+	pos := e.logCtl(&ev)
+	s.maxRecordKiB = ev.N
 	return []byte("{}"), e.commit(pos)
 }
 

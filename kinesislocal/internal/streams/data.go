@@ -10,8 +10,14 @@ import (
 	"github.com/shoal-go/shoal/kinesislocal/internal/awsproto"
 )
 
-const maxRecordBytes = 1 << 20     // data + partition key
-const maxPutRecordsBytes = 5 << 20 // data + partition keys per PutRecords call
+// Record and request sizes (data + partition keys). A stream's MaxRecordSizeInKiB (1024 by
+// default, up to 10240) caps a record; PutRecords carries at most 5 MiB, or 10 MiB on streams
+// that allow records over 1 MiB.
+const (
+	maxModelRecordBytes   = 10 << 20
+	maxPutRecordsBytes    = 5 << 20
+	maxPutRecordsBytesBig = 10 << 20
+)
 
 // inRec is a validated record to write.
 type inRec struct {
@@ -47,11 +53,8 @@ func validRecord(pk, data []byte, hasPK, hasData bool, ehk *string) (inRec, erro
 	if !hasData {
 		return inRec{}, errf(awsproto.Validation, "1 validation error detected: Value null at 'data' failed to satisfy constraint: Member must not be null")
 	}
-	if len(data) > maxRecordBytes {
-		return inRec{}, errf(awsproto.Validation, "1 validation error detected: Value at 'data' failed to satisfy constraint: Member must have length less than or equal to %d", maxRecordBytes)
-	}
-	if len(data)+len(pk) > maxRecordBytes {
-		return inRec{}, errf(awsproto.InvalidArgument, "Record size (data plus partition key, %d bytes) exceeds the limit of %d bytes.", len(data)+len(pk), maxRecordBytes)
+	if len(data) > maxModelRecordBytes {
+		return inRec{}, errf(awsproto.Validation, "1 validation error detected: Value at 'data' failed to satisfy constraint: Member must have length less than or equal to %d", maxModelRecordBytes)
 	}
 	r := inRec{pk: pk, data: data}
 	if ehk != nil {
@@ -66,14 +69,30 @@ func validRecord(pk, data []byte, hasPK, hasData bool, ehk *string) (inRec, erro
 	return r, nil
 }
 
-// write appends records to their shards and logs them. It returns one result per record and the
-// log position to commit. minSeq, if set, is PutRecord's SequenceNumberForOrdering.
+// write checks record sizes against the stream's limits, appends the records to their shards
+// and logs them. It returns one result per record and the log position to commit. minSeq, if
+// set, is PutRecord's SequenceNumberForOrdering.
 func (e *Engine) write(s *stream, recs []inRec, minSeq *seqNum) ([]putResult, int64, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	now := e.nowMs()
 	if err := e.requireData(s, now); err != nil {
 		return nil, 0, err
+	}
+	maxRec, total := s.maxRecordKiB<<10, 0
+	for i := range recs {
+		size := len(recs[i].pk) + len(recs[i].data)
+		if size > maxRec {
+			return nil, 0, errf(awsproto.Validation, "Record size (data plus partition key) of %d bytes exceeds the maximum record size of %d KiB of stream %s under account %s.", size, s.maxRecordKiB, s.name, e.opts.AccountID)
+		}
+		total += size
+	}
+	capBytes := maxPutRecordsBytes
+	if maxRec > 1<<20 {
+		capBytes = maxPutRecordsBytesBig
+	}
+	if total > capBytes {
+		return nil, 0, errf(awsproto.InvalidArgument, "Records size exceeds %d MB limit", capBytes>>20)
 	}
 	res := make([]putResult, len(recs))
 	for i := range recs {
@@ -196,6 +215,10 @@ func (e *Engine) putRecords(_ context.Context, body []byte) ([]byte, error) {
 	recs := make([]inRec, len(req.records))
 	total := 0
 	for i, pe := range req.records {
+		total += len(pe.pk) + len(pe.data)
+		if total > maxPutRecordsBytesBig {
+			return nil, errf(awsproto.InvalidArgument, "Records size exceeds 10 MB limit")
+		}
 		var ehk *string
 		if pe.hasEHK {
 			str := string(pe.ehk)
@@ -206,10 +229,6 @@ func (e *Engine) putRecords(_ context.Context, body []byte) ([]byte, error) {
 			return nil, err
 		}
 		recs[i] = r
-		total += len(pe.pk) + len(pe.data)
-	}
-	if total > maxPutRecordsBytes {
-		return nil, errf(awsproto.InvalidArgument, "Records size exceeds 5 MB limit")
 	}
 	s, err := e.lookupReq(req.streamName, req.streamARN)
 	if err != nil {

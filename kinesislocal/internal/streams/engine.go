@@ -167,6 +167,7 @@ var handlers = map[string]handler{
 	"ListStreamConsumers":           (*Engine).listConsumers,
 	"DeregisterStreamConsumer":      (*Engine).deregisterConsumer,
 	"DescribeLimits":                (*Engine).describeLimits,
+	"UpdateMaxRecordSize":           (*Engine).updateMaxRecordSize,
 }
 
 // Handle runs one operation (the part of X-Amz-Target after the dot) on a JSON 1.1 request body

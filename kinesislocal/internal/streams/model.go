@@ -34,6 +34,7 @@ type stream struct {
 	shards         []*shard // every shard ever created, by index
 	open           []*shard // open shards sorted by start hash key
 	retentionHours int
+	maxRecordKiB   int // MaxRecordSizeInKiB: 1024..10240
 	tags           map[string]string
 	consumers      map[string]*consumer
 	pendingStatus  string // CREATING or UPDATING until pendingUntil

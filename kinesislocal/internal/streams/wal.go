@@ -194,6 +194,7 @@ const (
 	evUntag      = "untag"
 	evRegister   = "register"
 	evDeregister = "deregister"
+	evMaxRecord  = "maxrecord"
 )
 
 // ctlEvent is a logged control-plane change.
@@ -210,6 +211,7 @@ type ctlEvent struct {
 	Tags    map[string]string `json:"tags,omitempty"`
 	Keys    []string          `json:"keys,omitempty"`
 	Name    string            `json:"name,omitempty"`
+	MaxKiB  int               `json:"max,omitempty"`
 }
 
 // logCtl appends a control event; it returns the position to commit (0 in memory).
@@ -310,6 +312,8 @@ func (e *Engine) replayCtl(ev *ctlEvent) error {
 		s.pendingStatus, s.pendingUntil = statusUpdating, ev.At+e.delayMs
 	case evRetention:
 		s.retentionHours = ev.N
+	case evMaxRecord:
+		s.maxRecordKiB = ev.N
 	case evTags:
 		for k, v := range ev.Tags {
 			s.tags[k] = v
