@@ -538,6 +538,45 @@ func (e *Engine) updateMaxRecordSize(_ context.Context, body []byte) ([]byte, er
 	return []byte("{}"), e.commit(pos)
 }
 
+// --- UpdateStreamMode ---
+
+type updateModeReq struct {
+	streamRef
+	StreamModeDetails *modeJSON `json:"StreamModeDetails"`
+}
+
+func (e *Engine) updateStreamMode(_ context.Context, body []byte) ([]byte, error) {
+	var req updateModeReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	if req.StreamModeDetails == nil {
+		return nil, errf(awsproto.Validation, "1 validation error detected: Value null at 'streamModeDetails' failed to satisfy constraint: Member must not be null")
+	}
+	mode := req.StreamModeDetails.StreamMode
+	if mode != modeProvisioned && mode != modeOnDemand {
+		return nil, errf(awsproto.Validation, "1 validation error detected: Value '%s' at 'streamModeDetails.streamMode' failed to satisfy constraint: Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]", mode)
+	}
+	s, err := e.lookupReq(req.StreamName, req.StreamARN)
+	if err != nil {
+		return nil, err
+	}
+	now := e.nowMs()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := e.requireActive(s, now); err != nil {
+		return nil, err
+	}
+	if s.mode == mode {
+		return nil, errf(awsproto.InvalidArgument, "Stream %s under account %s is already in %s mode.", s.name, e.opts.AccountID, mode)
+	}
+	ev := ctlEvent{T: evMode, Stream: s.name, Created: s.created, At: now, Mode: mode}
+	pos := e.logCtl(&ev)
+	s.mode = mode
+	s.pendingStatus, s.pendingUntil = statusUpdating, now+e.delayMs
+	return []byte("{}"), e.commit(pos)
+}
+
 // --- DescribeLimits ---
 
 func (e *Engine) describeLimits(_ context.Context, body []byte) ([]byte, error) {

@@ -168,6 +168,7 @@ var handlers = map[string]handler{
 	"DeregisterStreamConsumer":      (*Engine).deregisterConsumer,
 	"DescribeLimits":                (*Engine).describeLimits,
 	"UpdateMaxRecordSize":           (*Engine).updateMaxRecordSize,
+	"UpdateStreamMode":              (*Engine).updateStreamMode,
 }
 
 // Handle runs one operation (the part of X-Amz-Target after the dot) on a JSON 1.1 request body

@@ -58,3 +58,21 @@ func TestLargeRecords(t *testing.T) {
 	_, err = c.UpdateMaxRecordSize(ctx, &kinesis.UpdateMaxRecordSizeInput{StreamARN: aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/small"), MaxRecordSizeInKiB: aws.Int32(20000)})
 	wantCode(t, err, "ValidationException")
 }
+
+func TestUpdateStreamMode(t *testing.T) {
+	c, _ := newClient(t, kinesislocal.Options{})
+	ctx := ctxT(t)
+	createStream(t, c, "mode", 2)
+	arn := aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/mode")
+	if _, err := c.UpdateStreamMode(ctx, &kinesis.UpdateStreamModeInput{StreamARN: arn, StreamModeDetails: &types.StreamModeDetails{StreamMode: types.StreamModeOnDemand}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.SplitShard(ctx, &kinesis.SplitShardInput{StreamARN: arn, ShardToSplit: aws.String("shardId-000000000000"), NewStartingHashKey: aws.String("1000")})
+	wantCode(t, err, "ValidationException")
+	_, err = c.UpdateStreamMode(ctx, &kinesis.UpdateStreamModeInput{StreamARN: arn, StreamModeDetails: &types.StreamModeDetails{StreamMode: types.StreamModeOnDemand}})
+	wantCode(t, err, "InvalidArgumentException")
+	sum, _ := c.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamARN: arn})
+	if sum.StreamDescriptionSummary.StreamModeDetails.StreamMode != types.StreamModeOnDemand {
+		t.Fatalf("mode %s", sum.StreamDescriptionSummary.StreamModeDetails.StreamMode)
+	}
+}

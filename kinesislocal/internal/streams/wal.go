@@ -195,6 +195,7 @@ const (
 	evRegister   = "register"
 	evDeregister = "deregister"
 	evMaxRecord  = "maxrecord"
+	evMode       = "mode"
 )
 
 // ctlEvent is a logged control-plane change.
@@ -314,6 +315,9 @@ func (e *Engine) replayCtl(ev *ctlEvent) error {
 		s.retentionHours = ev.N
 	case evMaxRecord:
 		s.maxRecordKiB = ev.N
+	case evMode:
+		s.mode = ev.Mode
+		s.pendingStatus, s.pendingUntil = statusUpdating, ev.At+e.delayMs
 	case evTags:
 		for k, v := range ev.Tags {
 			s.tags[k] = v
