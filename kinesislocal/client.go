@@ -140,3 +140,35 @@ func (w *pipeWriter) finish(err error) {
 	w.WriteHeader(http.StatusOK)
 	w.pw.CloseWithError(err)
 }
+
+// BufferedTransport wraps base (http.DefaultTransport if nil) so that every request body is read
+// into memory before it is sent. Use it for aws-sdk-go-v2 clients that talk to a local server over
+// a socket: the SDK closes a request's body as soon as the response headers arrive, and a server
+// on loopback can answer before Go's transport has finished its last read of the body; the
+// transport then fails the write and closes the connection, the SDK reports "use of closed network
+// connection" on a response that succeeded, and its retry stores a PutRecords twice. Reading the
+// body first removes the race. The in-process transport (AWSConfig) needs no wrapper.
+func BufferedTransport(base http.RoundTripper) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return bufferedTransport{base: base}
+}
+
+type bufferedTransport struct{ base http.RoundTripper }
+
+func (t bufferedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return t.base.RoundTrip(req)
+	}
+	b, err := io.ReadAll(req.Body)
+	req.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	r := req.Clone(req.Context())
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	r.ContentLength = int64(len(b))
+	return t.base.RoundTrip(r)
+}

@@ -8,9 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/shoal-go/shoal/kinesislocal"
 )
@@ -83,7 +87,9 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // serveUntilDone serves h on ln until ctx ends, then shuts the server down gracefully (open
 // SubscribeToShard streams are cut after 2 seconds).
 func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler) error {
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+	// No ReadHeaderTimeout: with it set, Go's server broke keep-alive connections under load in
+	// our benchmark (clients saw "use of closed network connection" mid-response).
+	hs := &http.Server{Handler: h, IdleTimeout: 5 * time.Minute,
 		BaseContext: func(net.Listener) context.Context { return ctx }}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -101,4 +107,20 @@ func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler) error 
 		return err
 	}
 	return nil
+}
+
+// endpointConfig returns an aws.Config for a Kinesis+DynamoDB endpoint such as a local server:
+// dummy credentials unless the environment has some, region us-east-1 unless AWS_REGION is set,
+// and kinesislocal.BufferedTransport (the SDK races fast loopback servers without it).
+func endpointConfig(endpoint string) aws.Config {
+	region := os.Getenv("AWS_REGION")
+	if region == "" {
+		region = "us-east-1"
+	}
+	var creds aws.CredentialsProvider = credentials.NewStaticCredentialsProvider("shoal", "shoal", "")
+	if id, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"); id != "" && secret != "" {
+		creds = credentials.NewStaticCredentialsProvider(id, secret, os.Getenv("AWS_SESSION_TOKEN"))
+	}
+	return aws.Config{Region: region, Credentials: creds, BaseEndpoint: aws.String(endpoint),
+		HTTPClient: &http.Client{Transport: kinesislocal.BufferedTransport(nil)}}
 }

@@ -25,6 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/shoal-go/shoal/kinesislocal"
 )
 
 // Config describes one measurement. Zero fields take the defaults in brackets.
@@ -75,8 +77,11 @@ func (c *Config) defaults() {
 // from TRIM_HORIZON, and deletes the stream. It blocks until done or ctx ends.
 func Run(ctx context.Context, cfg Config) (Result, error) {
 	cfg.defaults()
-	hc := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64, DisableCompression: true}}
+	hc := &http.Client{Transport: kinesislocal.BufferedTransport(&http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64, DisableCompression: true})}
+	// No SDK retries: a retried PutRecords whose first attempt was stored would store its records
+	// twice, and every failure should be visible in a benchmark.
 	kc := kinesis.NewFromConfig(aws.Config{Region: "us-east-1", HTTPClient: hc,
+		Retryer:     func() aws.Retryer { return aws.NopRetryer{} },
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDBENCH", "bench", "")},
 		func(o *kinesis.Options) { o.BaseEndpoint = aws.String(cfg.Endpoint) })
 	stream := fmt.Sprintf("bench-%d", time.Now().UnixNano())
@@ -103,20 +108,18 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	var total, failed atomic.Int64
 	var latMu sync.Mutex
 	var lats []time.Duration
-	pctx, cancel := context.WithTimeout(ctx, cfg.PutDuration)
-	defer cancel()
+	// The phase ends by the clock, not by cancelling calls: a cancelled call may still be stored
+	// by the server, and every stored record must be counted.
 	start := time.Now()
 	var wg sync.WaitGroup
 	errc := make(chan error, cfg.Callers)
 	for range cfg.Callers {
 		wg.Go(func() {
-			for pctx.Err() == nil && total.Load() < int64(cfg.MaxRecords) {
+			for time.Since(start) < cfg.PutDuration && total.Load() < int64(cfg.MaxRecords) {
 				t0 := time.Now()
-				n, f, err := put(pctx)
+				n, f, err := put(ctx)
 				if err != nil {
-					if pctx.Err() == nil {
-						errc <- err
-					}
+					errc <- err
 					return
 				}
 				latMu.Lock()
