@@ -54,29 +54,25 @@ func (s *scanner) literal(lit string) bool {
 	return false
 }
 
-// str reads a string. The result aliases the input unless it had escapes.
+// str reads a string. The result aliases the input unless it had escapes. Raw control
+// characters are not rejected here (callers check keys; base64 rejects them in data).
 func (s *scanner) str() []byte {
 	if !s.consume('"') {
 		s.bad = true
 		return nil
 	}
 	start := s.i
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			s.i++
-			return s.b[start : s.i-1]
-		case c == '\\':
-			return s.escaped(start - 1)
-		case c < 0x20:
-			s.bad = true
-			return nil
-		}
-		s.i++
+	end := bytes.IndexByte(s.b[start:], '"')
+	if end < 0 {
+		s.bad = true
+		return nil
 	}
-	s.bad = true
-	return nil
+	v := s.b[start : start+end]
+	if bytes.IndexByte(v, '\\') >= 0 {
+		return s.escaped(start - 1)
+	}
+	s.i = start + end + 1
+	return v
 }
 
 // escaped finishes a string that has escapes (rare) with encoding/json.
@@ -237,8 +233,8 @@ func parsePutRecords(body []byte) (putRecordsReq, error) {
 	slab := make([]byte, b64/4*3+3)
 	for i := range req.records {
 		e := &req.records[i]
-		if !utf8.Valid(e.pk) {
-			return req, errf("SerializationException", "PartitionKey is not valid UTF-8")
+		if !utf8.Valid(e.pk) || hasControl(e.pk) {
+			return req, errf("SerializationException", "PartitionKey is not a valid JSON string")
 		}
 		if !e.hasData {
 			continue
@@ -332,4 +328,14 @@ func growBytes(b []byte, n int) []byte {
 	nb := make([]byte, len(b), 2*cap(b)+n)
 	copy(nb, b)
 	return nb
+}
+
+// hasControl reports whether b has a byte below 0x20 (not allowed raw in a JSON string).
+func hasControl(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
 }

@@ -26,7 +26,7 @@ func TestLargeRecords(t *testing.T) {
 	if err != nil || *sum.StreamDescriptionSummary.MaxRecordSizeInKiB != 10240 {
 		t.Fatalf("summary: %v %+v", err, sum)
 	}
-	five := bytes.Repeat([]byte{7}, 5<<20)
+	five := bytes.Repeat([]byte{7}, 2<<20) // over the default 1 MiB
 	_, err = c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("small"), PartitionKey: aws.String("k"), Data: five})
 	wantCode(t, err, "ValidationException")
 	_, err = c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("small"), PartitionKey: aws.String("k"), Data: make([]byte, 1<<20)})
@@ -34,11 +34,11 @@ func TestLargeRecords(t *testing.T) {
 	if _, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("big"), PartitionKey: aws.String("k"), Data: five}); err != nil {
 		t.Fatal(err)
 	}
-	four := make([]byte, 4<<20)
+	four := make([]byte, 3<<20)
 	out, err := c.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String("big"), Records: []types.PutRecordsRequestEntry{
 		{PartitionKey: aws.String("a"), Data: four}, {PartitionKey: aws.String("b"), Data: four}}})
 	if err != nil || *out.FailedRecordCount != 0 {
-		t.Fatalf("8 MiB PutRecords on a 10 MiB stream: %v", err)
+		t.Fatalf("6 MiB PutRecords on a 10 MiB stream: %v", err)
 	}
 	_, err = c.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String("small"), Records: []types.PutRecordsRequestEntry{
 		{PartitionKey: aws.String("a"), Data: make([]byte, 1000000)}, {PartitionKey: aws.String("b"), Data: make([]byte, 1000000)},
@@ -53,7 +53,7 @@ func TestLargeRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("small"), PartitionKey: aws.String("k"), Data: five}); err != nil {
-		t.Fatalf("5 MiB record after UpdateMaxRecordSize to 8 MiB: %v", err)
+		t.Fatalf("2 MiB record after UpdateMaxRecordSize to 8 MiB: %v", err)
 	}
 	_, err = c.UpdateMaxRecordSize(ctx, &kinesis.UpdateMaxRecordSizeInput{StreamARN: aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/small"), MaxRecordSizeInKiB: aws.Int32(20000)})
 	wantCode(t, err, "ValidationException")
