@@ -199,9 +199,10 @@ func (d *dispatcher) takeAggregate(q *shardQ, cur *request, now time.Time, fullO
 	}
 	d.enc.Reset()
 	n, sizeStop := 0, false
+	ordered := d.cfg.Ordered
 	for ; n < q.len(); n++ {
 		m := q.at(n)
-		if n > 0 && d.keyBusy(m.rec.PartitionKey, cur) {
+		if ordered && n > 0 && d.keyBusy(m.rec.PartitionKey, cur) {
 			break
 		}
 		if m.size+overheadPerRecord+aggregate.Overhead > d.cfg.AggregationMaxSize {

@@ -20,10 +20,10 @@ type completer struct {
 	stop    chan struct{}
 	done    chan struct{}
 	once    sync.Once
-	release func(*pending)
+	release func([]completion)
 }
 
-func (c *completer) init(release func(*pending)) {
+func (c *completer) init(release func([]completion)) {
 	c.sig = make(chan struct{}, 1)
 	c.stop = make(chan struct{})
 	c.done = make(chan struct{})
@@ -52,13 +52,17 @@ func (c *completer) run() {
 		c.mu.Lock()
 		batch, c.q = c.q, batch[:0]
 		c.mu.Unlock()
-		for i := range batch {
-			cp := &batch[i]
-			if cp.m.cb != nil {
-				cp.m.cb(cp.res, cp.err)
+		// Release in chunks, so Put gets buffer space back while a long
+		// batch of callbacks runs, without locking once per record.
+		for i := 0; i < len(batch); i += 256 {
+			chunk := batch[i:min(len(batch), i+256)]
+			for j := range chunk {
+				if cb := chunk[j].m.cb; cb != nil {
+					cb(chunk[j].res, chunk[j].err)
+				}
 			}
-			c.release(cp.m)
-			*cp = completion{}
+			c.release(chunk)
+			clear(chunk)
 		}
 		if len(batch) > 0 {
 			continue
@@ -66,14 +70,17 @@ func (c *completer) run() {
 		select {
 		case <-c.sig:
 		case <-c.stop:
-			c.mu.Lock()
-			empty := len(c.q) == 0
-			c.mu.Unlock()
-			if empty {
+			if !c.pending() {
 				return
 			}
 		}
 	}
+}
+
+func (c *completer) pending() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.q) > 0
 }
 
 // close waits until every pushed outcome was delivered, then stops the

@@ -138,23 +138,26 @@ func (p *Producer) takeIntake(buf []*pending) []*pending {
 	return in
 }
 
-// release is called by the completer after a record's callback returned.
-func (p *Producer) release(m *pending) {
+// release is called by the completer after the callbacks of done returned.
+func (p *Producer) release(done []completion) {
 	p.mu.Lock()
-	p.buffered--
-	p.bufBytes -= m.size
+	for i := range done {
+		m := done[i].m
+		p.buffered--
+		p.bufBytes -= m.size
+		if n := p.epochCount[m.epoch] - 1; n > 0 {
+			p.epochCount[m.epoch] = n
+		} else {
+			delete(p.epochCount, m.epoch)
+			if p.doneCh != nil {
+				close(p.doneCh)
+				p.doneCh = nil
+			}
+		}
+	}
 	if p.spaceCh != nil {
 		close(p.spaceCh)
 		p.spaceCh = nil
-	}
-	if n := p.epochCount[m.epoch] - 1; n > 0 {
-		p.epochCount[m.epoch] = n
-	} else {
-		delete(p.epochCount, m.epoch)
-		if p.doneCh != nil {
-			close(p.doneCh)
-			p.doneCh = nil
-		}
 	}
 	p.mu.Unlock()
 }
