@@ -470,7 +470,11 @@ func (e *Engine) getRecords(_ context.Context, body []byte) ([]byte, error) {
 		children = s.childShardsJSON(sh)
 	}
 	refs := refPool.Get().(*[]recRef)
-	defer func() { *refs = (*refs)[:0]; refPool.Put(refs) }()
+	defer func() {
+		clear(*refs) // do not keep trimmed segments alive from the pool
+		*refs = (*refs)[:0]
+		refPool.Put(refs)
+	}()
 
 	sh.mu.Lock()
 	sh.maybeTrim(now, s.retentionMs())
