@@ -247,7 +247,7 @@ func (e *Engine) putRecords(_ context.Context, body []byte) ([]byte, error) {
 			failed++
 		}
 	}
-	b := make([]byte, 0, 64+len(res)*110)
+	b := make([]byte, 0, 64+len(res)*128) // about 112 bytes per entry
 	b = append(b, `{"FailedRecordCount":`...)
 	b = appendUint(b, uint64(failed))
 	b = append(b, `,"Records":[`...)
