@@ -40,7 +40,9 @@ done
 mkdir -p "$RUN"
 if [[ -s "$RUN/pids" ]]; then
   while read -r name pid; do
-    if kill -0 "$pid" 2>/dev/null; then
+    # Only a live process that is still this directory's emulator counts (PIDs get recycled).
+    cl="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || ps -p "$pid" -o args= 2>/dev/null || true)"
+    if [[ "$cl" == *"$DIR/node_modules/"* ]]; then
       die "$name (pid $pid) from an earlier start is still running; run $DIR/stop.sh first, or use another HARNESS_RUN_DIR and other ports"
     fi
   done <"$RUN/pids"
