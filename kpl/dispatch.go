@@ -35,6 +35,7 @@ type dispatcher struct {
 	nextMapAt time.Time
 	mapFails  int
 	mapCh     chan mapResult
+	parked    []parkedEntry // aggregates stored on an unexpected shard
 
 	queues  []*shardQ
 	byID    map[string]*shardQ
@@ -82,6 +83,7 @@ func (d *dispatcher) run() {
 		d.absorb(d.p.takeIntake(d.intake))
 		if d.aborting {
 			d.failQueued(errAborted)
+			d.settleParked(nil)
 		} else {
 			if d.wantMap && !d.fetching && !now.Before(d.nextMapAt) {
 				d.startMapFetch()
@@ -98,7 +100,7 @@ func (d *dispatcher) run() {
 			wake = d.nextMapAt
 		}
 		d.flushOut()
-		if (closing && d.queued == 0 || d.aborting) && d.inflight == 0 {
+		if (closing && d.queued == 0 && len(d.parked) == 0 || d.aborting) && d.inflight == 0 {
 			return
 		}
 		timer.Reset(max(time.Until(wake), 0))
@@ -245,11 +247,13 @@ func (d *dispatcher) handleMap(r mapResult, now time.Time) {
 		if !d.mapKnown {
 			d.install(nil)
 		}
+		d.settleParked(nil)
 		return
 	}
 	d.mapFails = 0
 	d.p.stats.mapRefreshes.Add(1)
 	d.install(r.m)
+	d.settleParked(r.m)
 	d.cfg.logger.Info("kpl: shard map read", "stream", d.cfg.StreamName, "open_shards", len(r.m.shards), "aggregating", d.agg)
 	if h := d.cfg.Hooks.ShardMapUpdated; h != nil {
 		h(len(r.m.shards), d.agg)
@@ -406,10 +410,14 @@ func (d *dispatcher) handleResponse(r *response, now time.Time) {
 				e.q.failures = 0
 			}
 			shardID, seq := deref(res.ShardId), deref(res.SequenceNumber)
-			if d.agg && e.q.info.id != "" && shardID != e.q.info.id && !d.fetching {
+			if d.agg && e.q.info.id != "" && shardID != e.q.info.id {
 				d.wantMap = true
 				d.cfg.logger.Info("kpl: record landed on an unexpected shard; refreshing the shard map",
 					"stream", d.cfg.StreamName, "predicted", e.q.info.id, "shard", shardID)
+				if e.aggregated {
+					d.park(e, shardID, seq)
+					continue
+				}
 			}
 			for j, m := range e.members {
 				res := Result{ShardID: shardID, SequenceNumber: seq, Aggregated: e.aggregated, Attempts: m.attempts}
