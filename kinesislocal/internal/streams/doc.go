@@ -26,6 +26,7 @@
 // and closes the file. When New finds a log over 4 MiB it compacts it: it writes a snapshot of
 // the live state (streams, lineage, consumers, tags and the records still within retention) to
 // streams.log.tmp, fsyncs it and renames it over the log, so the log stays proportional to the
-// live data across restarts (it grows between restarts). The directory is not locked; do not open
-// it from two live engines.
+// live data across restarts (it grows between restarts). New takes an exclusive flock on
+// DataDir/LOCK (on Unix), so a second engine on the same directory fails instead of corrupting the
+// log; the lock is released by Close or when the process dies.
 package streams

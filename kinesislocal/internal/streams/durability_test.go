@@ -221,7 +221,12 @@ func TestDurabilityTornTail(t *testing.T) {
 	ctx := context.Background()
 	e.Handle(ctx, "CreateStream", []byte(`{"StreamName":"t","ShardCount":1}`))
 	e.Handle(ctx, "PutRecord", []byte(`{"StreamName":"t","PartitionKey":"k","Data":"aGVsbG8="}`))
-	// Abandon without Close, then simulate a crash in the middle of a frame.
+	// A second engine cannot open the directory while the first holds it.
+	if _, err := streams.New(streams.Options{DataDir: dir}); err == nil {
+		t.Fatal("a second engine opened a locked data directory")
+	}
+	// Simulate a crash in the middle of a frame (SIGKILL itself is TestDurabilityKill9).
+	e.Close()
 	f, err := os.OpenFile(filepath.Join(dir, "streams.log"), os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -42,6 +42,7 @@ type wal struct {
 	syncing  bool
 	err      error // sticky write error
 	closed   bool
+	lock     *os.File // holds the directory's flock; nil where unsupported
 }
 
 // openWAL replays dir/streams.log through apply, rewrites it with compact if it is larger than
@@ -50,6 +51,22 @@ func openWAL(dir string, compactThreshold int64, apply func(kind byte, payload [
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("streams: create data dir: %w", err)
 	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	w, err := openLog(dir, compactThreshold, apply, compact)
+	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
+		return nil, err
+	}
+	w.lock = lock
+	return w, nil
+}
+
+func openLog(dir string, compactThreshold int64, apply func(kind byte, payload []byte) error, compact func(path string) (int64, error)) (*wal, error) {
 	path := filepath.Join(dir, "streams.log")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -178,7 +195,11 @@ func (w *wal) close() error {
 	}
 	w.closed = true
 	w.mu.Unlock()
-	return errors.Join(err, w.f.Close())
+	err = errors.Join(err, w.f.Close())
+	if w.lock != nil {
+		err = errors.Join(err, w.lock.Close()) // releases the flock
+	}
+	return err
 }
 
 // --- events ---
