@@ -2,6 +2,8 @@ package streams_test
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -239,4 +241,55 @@ func TestSubscriptionLifetimeAndTakeover(t *testing.T) {
 			t.Fatalf("the new subscription ended: %v", s3.Err())
 		}
 	})
+}
+
+// TestSubscribeToShardOverHTTP runs a subscription over a real loopback HTTP/1.1 connection
+// (chunked streaming response, flushed per event), as `shoal local` serves it.
+func TestSubscribeToShardOverHTTP(t *testing.T) {
+	srv, err := kinesislocal.New(kinesislocal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	cfg := srv.AWSConfig()
+	cfg.HTTPClient = &http.Client{}
+	cfg.BaseEndpoint = aws.String(hs.URL)
+	c := kinesis.NewFromConfig(cfg)
+	ctx := ctxT(t)
+	createStream(t, c, "http", 1)
+	arn := aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/http")
+	reg, err := c.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: arn, ConsumerName: aws.String("app")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: reg.Consumer.ConsumerARN, ShardId: aws.String("shardId-000000000000"),
+		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := sub.GetStream()
+	defer stream.Close()
+	if _, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamARN: arn, PartitionKey: aws.String("k"), Data: []byte("over http")}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case ev, ok := <-stream.Events():
+			if !ok {
+				t.Fatalf("stream ended: %v", stream.Err())
+			}
+			e := ev.(*types.SubscribeToShardEventStreamMemberSubscribeToShardEvent).Value
+			if len(e.Records) > 0 {
+				if string(e.Records[0].Data) != "over http" {
+					t.Fatalf("record %q", e.Records[0].Data)
+				}
+				return
+			}
+		case <-deadline:
+			t.Fatal("no record within 10 s")
+		}
+	}
 }
