@@ -368,6 +368,12 @@ func (d *dispatcher) handleResponse(r *response, now time.Time) {
 			if !final {
 				penalize(e.q)
 			}
+			if isThrottleCode(pe.Code) {
+				d.p.stats.throttles.Add(1)
+				if h := d.cfg.Hooks.Throttled; h != nil {
+					h(e.q.info.id)
+				}
+			}
 			for _, m := range e.members {
 				switch {
 				case d.aborting:

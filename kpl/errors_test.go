@@ -269,3 +269,41 @@ func TestAutoDistribution(t *testing.T) {
 		t.Fatalf("ShardMapUpdated calls: %v", aggregating)
 	}
 }
+
+// TestInjectedFaults: kinesislocal fails a third of the PutRecords calls
+// (throttling and 500s) and the SDK does not retry; the producer's retries
+// still write every record exactly once.
+func TestInjectedFaults(t *testing.T) {
+	c := newLocal(t, kinesislocal.Options{Faults: []kinesislocal.Fault{
+		{Operation: "PutRecords", Probability: 0.2, ErrorCode: "ProvisionedThroughputExceededException"},
+		{Operation: "PutRecords", Probability: 0.15, ErrorCode: "InternalFailure"},
+	}}, 2, func(o *kinesis.Options) { o.Retryer = aws.NopRetryer{} })
+	p, err := New(Config{Client: c, StreamName: "s", Linger: 2 * time.Millisecond, AggregationMaxSize: 1024,
+		RetryBackoff: time.Millisecond, MaxRetryBackoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	recs := make([]Record, 3000)
+	for i := range recs {
+		recs[i] = Record{PartitionKey: key(i % 100), Data: []byte(key(i))}
+	}
+	if _, err := p.PutSync(ctx, recs...); err != nil {
+		t.Fatal(err)
+	}
+	p.Close(ctx)
+	seen := map[string]int{}
+	for _, s := range readBack(t, c, "s") {
+		seen[string(s.Data)]++
+	}
+	for i := range recs {
+		if seen[key(i)] != 1 {
+			t.Fatalf("record %d read %d times", i, seen[key(i)])
+		}
+	}
+	st := p.Stats()
+	t.Logf("stats %+v", st)
+	if st.Retries == 0 {
+		t.Error("no retries: the faults were not seen")
+	}
+}

@@ -15,16 +15,16 @@ import (
 
 // newLocal starts an in-process kinesislocal with opts and creates stream
 // "s" with the given number of shards.
-func newLocal(t testing.TB, opts kinesislocal.Options, shards int) *kinesis.Client {
+func newLocal(t testing.TB, opts kinesislocal.Options, shards int, clientOpts ...func(*kinesis.Options)) *kinesis.Client {
 	t.Helper()
 	srv, err := kinesislocal.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	c := kinesis.NewFromConfig(srv.AWSConfig())
+	c := kinesis.NewFromConfig(srv.AWSConfig(), clientOpts...)
 	ctx := context.Background()
-	if _, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("s"), ShardCount: aws.Int32(int32(shards))}); err != nil {
+	if _, err := kinesis.NewFromConfig(srv.AWSConfig()).CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("s"), ShardCount: aws.Int32(int32(shards))}); err != nil {
 		t.Fatal(err)
 	}
 	waitActive(t, c, "s")

@@ -329,7 +329,7 @@ type Stats struct {
 	KinesisBytesPut   int64 // Kinesis record bytes written (what the shard limits count)
 	Requests          int64 // PutRecords calls
 	Retries           int64 // user records re-queued after a failed attempt
-	Throttles         int64 // entries throttled (ProvisionedThroughputExceeded)
+	Throttles         int64 // entries throttled, alone or by a throttled call
 	Failed            int64 // user records completed with an error
 	ShardMapRefreshes int64 // shard map reads that succeeded
 	BufferedRecords   int   // accepted and not completed, now
