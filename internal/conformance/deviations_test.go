@@ -76,6 +76,9 @@ var deviations = []deviation{
 	{kinesisLocal, "subscribe-initial-response", "SubscribeToShard",
 		"the event stream starts with an initial-response event, which aws-sdk-go-v2 requires",
 		"the first event is a SubscribeToShardEvent; the Go SDK fails with \"expected initial-response\" unless a client-side shim inserts one"},
+	{kinesisLocal, "subscribe-shard-end", "SubscribeToShard",
+		"on a closed shard, after its last records: an event with ContinuationSequenceNumber null and ChildShards, then the stream ends",
+		"no such event: every event has a ContinuationSequenceNumber and no ChildShards, and the stream stays open (until its 5-minute limit)"},
 
 	// dynalite 4.0.0
 	{dynalite, "transact-write-items", "TransactWriteItems",

@@ -186,7 +186,8 @@ func caseTableLifecycle(t *testing.T, tg *target) {
 	wantCode(t, err, "ResourceNotFoundException", "DeleteTable of a deleted table")
 }
 
-// casePutIfNotExists: PutItem with attribute_not_exists creates once, then fails typed.
+// casePutIfNotExists: PutItem with attribute_not_exists creates once, then fails typed;
+// ALL_OLD on an overwrite; the 400 KB item limit.
 func casePutIfNotExists(t *testing.T, tg *target) {
 	ctx, dc, name := caseContext(t), tg.dc, uniqueName("pine")
 	createLeaseTable(t, ctx, dc, name)
@@ -208,6 +209,20 @@ func casePutIfNotExists(t *testing.T, tg *target) {
 	if got := attrS(getItem(t, ctx, dc, name, "shardId-000000000000"), "checkpoint"); got != "TRIM_HORIZON" {
 		t.Errorf("checkpoint %q after the failed put, want TRIM_HORIZON", got)
 	}
+
+	// An unconditional overwrite returns the old item with ReturnValues ALL_OLD.
+	out, err := dc.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(name), ReturnValues: types.ReturnValueAllOld,
+		Item: map[string]types.AttributeValue{"leaseKey": strAV("shardId-000000000000"), "checkpoint": strAV("SHARD_END")}})
+	must(t, err, "PutItem ALL_OLD")
+	if attrS(out.Attributes, "checkpoint") != "TRIM_HORIZON" || attrN(out.Attributes, "leaseCounter") != "0" {
+		t.Errorf("PutItem ALL_OLD: %v, want the previous item", out.Attributes)
+	}
+
+	// Items are limited to 400 KB.
+	big := strings.Repeat("x", 401*1024)
+	_, err = dc.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(name),
+		Item: map[string]types.AttributeValue{"leaseKey": strAV("big"), "blob": strAV(big)}})
+	wantCode(t, err, "ValidationException", "PutItem of a 401 KB item")
 }
 
 // caseConditionalIncrement: the lease-renewal write: SET leaseCounter = leaseCounter + :one
@@ -361,6 +376,36 @@ func caseScanPagination(t *testing.T, tg *target) {
 			t.Errorf("filtered Scan returned %s", k)
 		}
 	}
+
+	// A parallel scan: three segments together return every item exactly once.
+	all := map[string]int{}
+	for seg := range int32(3) {
+		in := &dynamodb.ScanInput{TableName: aws.String(name), Segment: aws.Int32(seg), TotalSegments: aws.Int32(3)}
+		for page := 0; ; page++ {
+			if page > 30 {
+				t.Fatalf("segment %d did not end", seg)
+			}
+			out, err := dc.Scan(ctx, in)
+			must(t, err, fmt.Sprintf("Scan segment %d", seg))
+			for _, it := range out.Items {
+				all[attrS(it, "leaseKey")]++
+			}
+			if out.LastEvaluatedKey == nil {
+				break
+			}
+			in.ExclusiveStartKey = out.LastEvaluatedKey
+		}
+	}
+	if len(all) != 26 {
+		t.Errorf("segments 0-2 of 3 returned %d distinct items, want 26", len(all))
+	}
+	for k, c := range all {
+		if c != 1 {
+			t.Errorf("parallel scan returned %s %d times", k, c)
+		}
+	}
+	_, err := dc.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(name), Segment: aws.Int32(3), TotalSegments: aws.Int32(3)})
+	wantCode(t, err, "ValidationException", "Scan with Segment >= TotalSegments")
 }
 
 // caseQueryGSI: Query the owner index; a consistent read on a GSI is rejected.

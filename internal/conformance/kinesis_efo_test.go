@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"fmt"
+	"math/big"
 	"slices"
 	"strings"
 	"testing"
@@ -166,5 +167,98 @@ func caseSubscribeToShard(t *testing.T, tg *target) {
 	}
 	if !sameStrings(got, want) {
 		t.Fatalf("records through SubscribeToShard %q, want %q", got, want)
+	}
+}
+
+// caseSubscribeShardEnd: a subscription to a closed shard delivers its records, then an event
+// with no ContinuationSequenceNumber whose ChildShards name the children, then ends.
+func caseSubscribeShardEnd(t *testing.T, tg *target) {
+	ctx, kc, name := caseContext(t), tg.kc, uniqueName("efoend")
+	if tg.deviates(t, "subscribe-to-shard") {
+		return // no enhanced fan-out at all; asserted by SubscribeToShard
+	}
+	createStream(t, ctx, kc, name, 1)
+	arn := streamARN(t, ctx, kc, name)
+	parent := listAllShards(t, ctx, kc, name)[0]
+	_, err := kc.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name), PartitionKey: aws.String("k"), Data: []byte("before-split")})
+	must(t, err, "PutRecord")
+	lo, hi := parseHash(t, parent.HashKeyRange.StartingHashKey), parseHash(t, parent.HashKeyRange.EndingHashKey)
+	mid := new(big.Int).Rsh(new(big.Int).Add(lo, hi), 1)
+	_, err = kc.SplitShard(ctx, &kinesis.SplitShardInput{StreamName: aws.String(name), ShardToSplit: parent.ShardId, NewStartingHashKey: aws.String(mid.String())})
+	must(t, err, "SplitShard")
+	waitStreamActive(t, ctx, kc, name)
+	children := shardIDs(childrenOf(listAllShards(t, ctx, kc, name), aws.ToString(parent.ShardId)))
+	slices.Sort(children)
+
+	carn := registerConsumer(t, ctx, kc, arn, "c1")
+	sub, err := kc.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: carn, ShardId: parent.ShardId,
+		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon}})
+	must(t, err, "SubscribeToShard on a closed shard")
+	stream := sub.GetStream()
+	defer stream.Close()
+
+	deviates := tg.deviates(t, "subscribe-shard-end")
+	watch := 15 * time.Second
+	if deviates {
+		watch = 2500 * time.Millisecond // kinesis-local pushes an event every second
+	}
+	timeout := time.After(watch)
+	var got []string
+	var endEvent *types.SubscribeToShardEvent
+	for {
+		select {
+		case ev, ok := <-stream.Events():
+			if !ok {
+				if deviates {
+					t.Fatalf("the event stream ended (%v); the declared deviation is that it stays open", stream.Err())
+				}
+				if endEvent == nil {
+					t.Fatalf("the event stream ended without a shard-end event: %v", stream.Err())
+				}
+				if err := stream.Err(); err != nil {
+					t.Fatalf("the event stream ended with %v after the shard-end event", err)
+				}
+				return
+			}
+			e, isEvent := ev.(*types.SubscribeToShardEventStreamMemberSubscribeToShardEvent)
+			if !isEvent {
+				t.Fatalf("unexpected event %T", ev)
+			}
+			for _, r := range e.Value.Records {
+				got = append(got, string(r.Data))
+			}
+			if endEvent != nil {
+				t.Fatalf("an event after the shard-end event: %+v", e.Value)
+			}
+			if e.Value.ContinuationSequenceNumber == nil || len(e.Value.ChildShards) > 0 {
+				if deviates {
+					t.Fatalf("shard-end event (ChildShards %d); the declared deviation is none", len(e.Value.ChildShards))
+				}
+				endEvent = &e.Value
+				var ids []string
+				for _, c := range e.Value.ChildShards {
+					ids = append(ids, aws.ToString(c.ShardId))
+					if !slices.Equal(c.ParentShards, []string{aws.ToString(parent.ShardId)}) {
+						t.Errorf("child %s: ParentShards %v, want [%s]", aws.ToString(c.ShardId), c.ParentShards, aws.ToString(parent.ShardId))
+					}
+				}
+				slices.Sort(ids)
+				if e.Value.ContinuationSequenceNumber != nil || !slices.Equal(ids, children) {
+					t.Errorf("shard-end event: ContinuationSequenceNumber %v, ChildShards %v; want nil and %v",
+						aws.ToString(e.Value.ContinuationSequenceNumber), ids, children)
+				}
+				if !sameStrings(got, []string{"before-split"}) {
+					t.Errorf("records before the shard-end event: %q, want [before-split]", got)
+				}
+			}
+		case <-timeout:
+			if deviates {
+				if !sameStrings(got, []string{"before-split"}) {
+					t.Fatalf("records %q, want [before-split]", got)
+				}
+				return // still open, no ChildShards: as declared
+			}
+			t.Fatalf("after %v: records %q, shard-end event seen %v, stream still open", watch, got, endEvent != nil)
+		}
 	}
 }

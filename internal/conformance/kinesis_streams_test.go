@@ -29,6 +29,7 @@ func kinesisCases() []testCase {
 		{name: "Tags", run: caseTags},
 		{name: "StreamConsumers", run: caseStreamConsumers},
 		{name: "SubscribeToShard", smoke: true, run: caseSubscribeToShard},
+		{name: "SubscribeShardEnd", run: caseSubscribeShardEnd},
 	}
 }
 
