@@ -288,8 +288,10 @@ func TestInjectedFaults(t *testing.T) {
 	for i := range recs {
 		recs[i] = Record{PartitionKey: key(i % 100), Data: []byte(key(i))}
 	}
-	if _, err := p.PutSync(ctx, recs...); err != nil {
-		t.Fatal(err)
+	for i := 0; i < len(recs); i += 100 { // 30 calls: 30+ requests
+		if _, err := p.PutSync(ctx, recs[i:i+100]...); err != nil {
+			t.Fatal(err)
+		}
 	}
 	p.Close(ctx)
 	seen := map[string]int{}
