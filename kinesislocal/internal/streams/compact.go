@@ -48,6 +48,7 @@ type streamSnap struct {
 	Retention     int               `json:"r"`
 	MaxKiB        int               `json:"mk,omitempty"`
 	Tags          map[string]string `json:"tags,omitempty"`
+	Monitoring    []string          `json:"mon,omitempty"`
 	PendingStatus string            `json:"ps,omitempty"`
 	PendingUntil  int64             `json:"pu,omitempty"`
 	DeletingAt    int64             `json:"d,omitempty"`
@@ -70,7 +71,7 @@ func (e *Engine) snapshotFrames(emit func(kind byte, p []byte) error) error {
 		if _, gone := s.status(now, e.delayMs); gone {
 			continue
 		}
-		snap := streamSnap{Name: s.name, Created: s.created, Mode: s.mode, Retention: s.retentionHours, MaxKiB: s.maxRecordKiB, Tags: s.tags,
+		snap := streamSnap{Name: s.name, Created: s.created, Mode: s.mode, Retention: s.retentionHours, MaxKiB: s.maxRecordKiB, Tags: s.tags, Monitoring: s.monitoringList(),
 			PendingStatus: s.pendingStatus, PendingUntil: s.pendingUntil, DeletingAt: s.deletingAt, ScaleOps: s.scaleOps}
 		for _, c := range s.liveConsumers(now, e.delayMs) {
 			snap.Consumers = append(snap.Consumers, consumerSnap{Name: c.name, Created: c.created, DeletingAt: c.deletingAt})
@@ -128,6 +129,7 @@ func (e *Engine) restoreStream(p []byte) error {
 	for k, v := range snap.Tags {
 		s.tags[k] = v
 	}
+	s.applyMonitoring(snap.Monitoring, true)
 	for _, c := range snap.Consumers {
 		s.consumers[c.Name] = &consumer{name: c.Name, arn: e.consumerARN(s, c.Name, c.Created), created: c.Created, deletingAt: c.DeletingAt}
 	}

@@ -298,7 +298,7 @@ func (e *Engine) describeStream(_ context.Context, body []byte) ([]byte, error) 
 	st, _ := s.status(now, e.delayMs)
 	d := streamDescription{StreamName: s.name, StreamARN: s.arn, StreamStatus: st,
 		StreamModeDetails: modeJSON{s.mode}, Shards: []shardJSON{}, RetentionPeriodHours: s.retentionHours,
-		StreamCreationTimestamp: msEpoch(s.created), EnhancedMonitoring: []monitoringJSON{{ShardLevelMetrics: []string{}}},
+		StreamCreationTimestamp: msEpoch(s.created), EnhancedMonitoring: []monitoringJSON{{ShardLevelMetrics: s.monitoringList()}},
 		EncryptionType: "NONE"}
 	for _, sh := range s.visibleShards(now) {
 		if sh.idx <= after {
@@ -356,7 +356,7 @@ func (e *Engine) describeStreamSummary(_ context.Context, body []byte) ([]byte, 
 	st, _ := s.status(now, e.delayMs)
 	d := summaryJSON{StreamName: s.name, StreamARN: s.arn, StreamStatus: st, StreamModeDetails: modeJSON{s.mode},
 		RetentionPeriodHours: s.retentionHours, StreamCreationTimestamp: msEpoch(s.created),
-		EnhancedMonitoring: []monitoringJSON{{ShardLevelMetrics: []string{}}}, EncryptionType: "NONE",
+		EnhancedMonitoring: []monitoringJSON{{ShardLevelMetrics: s.monitoringList()}}, EncryptionType: "NONE",
 		OpenShardCount: len(s.open), ConsumerCount: len(s.liveConsumers(now, e.delayMs)), MaxRecordSizeInKiB: s.maxRecordKiB}
 	s.mu.RUnlock()
 	return marshal(struct {

@@ -169,6 +169,8 @@ var handlers = map[string]handler{
 	"DescribeLimits":                (*Engine).describeLimits,
 	"UpdateMaxRecordSize":           (*Engine).updateMaxRecordSize,
 	"UpdateStreamMode":              (*Engine).updateStreamMode,
+	"EnableEnhancedMonitoring":      (*Engine).enableMonitoring,
+	"DisableEnhancedMonitoring":     (*Engine).disableMonitoring,
 }
 
 // Handle runs one operation (the part of X-Amz-Target after the dot) on a JSON 1.1 request body

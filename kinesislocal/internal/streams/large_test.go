@@ -76,3 +76,23 @@ func TestUpdateStreamMode(t *testing.T) {
 		t.Fatalf("mode %s", sum.StreamDescriptionSummary.StreamModeDetails.StreamMode)
 	}
 }
+
+func TestEnhancedMonitoring(t *testing.T) {
+	c, _ := newClient(t, kinesislocal.Options{})
+	ctx := ctxT(t)
+	createStream(t, c, "mon", 1)
+	out, err := c.EnableEnhancedMonitoring(ctx, &kinesis.EnableEnhancedMonitoringInput{StreamName: aws.String("mon"), ShardLevelMetrics: []types.MetricsName{types.MetricsNameIncomingBytes}})
+	if err != nil || len(out.CurrentShardLevelMetrics) != 0 || len(out.DesiredShardLevelMetrics) != 1 {
+		t.Fatalf("enable: %v %+v", err, out)
+	}
+	d, _ := c.DescribeStream(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String("mon")})
+	if m := d.StreamDescription.EnhancedMonitoring[0].ShardLevelMetrics; len(m) != 1 || m[0] != types.MetricsNameIncomingBytes {
+		t.Fatalf("described metrics %v", m)
+	}
+	dis, err := c.DisableEnhancedMonitoring(ctx, &kinesis.DisableEnhancedMonitoringInput{StreamName: aws.String("mon"), ShardLevelMetrics: []types.MetricsName{types.MetricsNameAll}})
+	if err != nil || len(dis.DesiredShardLevelMetrics) != 0 {
+		t.Fatalf("disable: %v %+v", err, dis)
+	}
+	_, err = c.EnableEnhancedMonitoring(ctx, &kinesis.EnableEnhancedMonitoringInput{StreamName: aws.String("mon"), ShardLevelMetrics: []types.MetricsName{"Nope"}})
+	wantCode(t, err, "ValidationException")
+}

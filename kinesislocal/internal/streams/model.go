@@ -36,6 +36,7 @@ type stream struct {
 	retentionHours int
 	maxRecordKiB   int // MaxRecordSizeInKiB: 1024..10240
 	tags           map[string]string
+	monitoring     map[string]bool // enabled shard-level metrics
 	consumers      map[string]*consumer
 	pendingStatus  string // CREATING or UPDATING until pendingUntil
 	pendingUntil   int64  // ms

@@ -205,18 +205,20 @@ func (w *wal) close() error {
 // --- events ---
 
 const (
-	evCreate     = "create"
-	evDelete     = "delete"
-	evSplit      = "split"
-	evMerge      = "merge"
-	evScale      = "scale"
-	evRetention  = "retention"
-	evTags       = "tags"
-	evUntag      = "untag"
-	evRegister   = "register"
-	evDeregister = "deregister"
-	evMaxRecord  = "maxrecord"
-	evMode       = "mode"
+	evCreate       = "create"
+	evDelete       = "delete"
+	evSplit        = "split"
+	evMerge        = "merge"
+	evScale        = "scale"
+	evRetention    = "retention"
+	evTags         = "tags"
+	evUntag        = "untag"
+	evRegister     = "register"
+	evDeregister   = "deregister"
+	evMaxRecord    = "maxrecord"
+	evMode         = "mode"
+	evMonitoring   = "monitor"
+	evNoMonitoring = "nomonitor"
 )
 
 // ctlEvent is a logged control-plane change.
@@ -336,6 +338,8 @@ func (e *Engine) replayCtl(ev *ctlEvent) error {
 		s.retentionHours = ev.N
 	case evMaxRecord:
 		s.maxRecordKiB = ev.N
+	case evMonitoring, evNoMonitoring:
+		s.applyMonitoring(ev.Keys, ev.T == evMonitoring)
 	case evMode:
 		s.mode = ev.Mode
 		s.pendingStatus, s.pendingUntil = statusUpdating, ev.At+e.delayMs
