@@ -30,7 +30,7 @@ var deviations = []deviation{
 		"StreamModeDetails.StreamMode is PROVISIONED or ON_DEMAND",
 		"StreamModeDetails is absent"},
 	{kinesalite, "liststreams-summaries", "ListStreams",
-		"StreamSummaries (name, ARN, status, mode, creation time) accompany StreamNames (since 2022)",
+		"StreamSummaries (name, ARN, status, mode, creation time) accompany StreamNames in the response",
 		"only StreamNames; no StreamSummaries"},
 	{kinesalite, "listshards-pagination", "ListShards",
 		"MaxResults caps the page; NextToken continues (StreamName and NextToken together are rejected with InvalidArgumentException)",
@@ -65,7 +65,7 @@ var deviations = []deviation{
 
 	// kinesis-local 0.6.2 (kinesis-mock)
 	{kinesisLocal, "liststreams-summaries", "ListStreams",
-		"StreamSummaries (name, ARN, status, mode, creation time) accompany StreamNames (since 2022)",
+		"StreamSummaries (name, ARN, status, mode, creation time) accompany StreamNames in the response",
 		"only StreamNames; no StreamSummaries"},
 	{kinesisLocal, "putrecords-501", "PutRecords",
 		"at most 500 records per call; 501 is rejected with ValidationException",
@@ -78,7 +78,7 @@ var deviations = []deviation{
 		"the first event is a SubscribeToShardEvent; the Go SDK fails with \"expected initial-response\" unless a client-side shim inserts one"},
 	{kinesisLocal, "subscribe-shard-end", "SubscribeToShard",
 		"on a closed shard, after its last records: an event with ContinuationSequenceNumber null and ChildShards, then the stream ends",
-		"no such event: every event has a ContinuationSequenceNumber and no ChildShards, and the stream stays open (until its 5-minute limit)"},
+		"no such event: every event has a ContinuationSequenceNumber and no ChildShards, and the stream stays open (asserted for 2.5 s; per emulators.md until its 5-minute limit)"},
 
 	// dynalite 4.0.0
 	{dynalite, "transact-write-items", "TransactWriteItems",
