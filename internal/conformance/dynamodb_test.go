@@ -445,6 +445,29 @@ func caseQueryGSI(t *testing.T, tg *target) {
 	}
 	_, err = query(true)
 	wantCode(t, err, "ValidationException", "Query GSI with ConsistentRead")
+
+	// Pages of 2, newest range key first.
+	var pages [][]string
+	in := &dynamodb.QueryInput{TableName: aws.String(name), IndexName: aws.String(ownerIndex),
+		KeyConditionExpression:    aws.String("leaseOwner = :o"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":o": strAV("w1")},
+		ScanIndexForward:          aws.Bool(false), Limit: aws.Int32(2)}
+	for len(pages) < 5 {
+		out, err := dc.Query(ctx, in)
+		must(t, err, "Query GSI Limit 2 descending")
+		var page []string
+		for _, it := range out.Items {
+			page = append(page, attrS(it, "leaseKey"))
+		}
+		pages = append(pages, page)
+		if out.LastEvaluatedKey == nil {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	if fmt.Sprint(pages) != "[[l4 l3] [l1]]" {
+		t.Errorf("Query GSI Limit 2 descending: pages %v, want [[l4 l3] [l1]]", pages)
+	}
 }
 
 // caseConditionalDelete: DeleteItem with a failing and a passing condition, ALL_OLD.

@@ -77,6 +77,10 @@ func caseStreamConsumers(t *testing.T, tg *target) {
 	if !sameStrings(names, []string{"c1", "c2"}) {
 		t.Errorf("ListStreamConsumers: %v, want [c1 c2]", names)
 	}
+	// A stream with consumers is only deleted with EnforceConsumerDeletion.
+	_, err = kc.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: aws.String(name)})
+	wantCode(t, err, "ResourceInUseException", "DeleteStream of a stream with consumers")
+
 	_, err = kc.DeregisterStreamConsumer(ctx, &kinesis.DeregisterStreamConsumerInput{ConsumerARN: carn})
 	must(t, err, "DeregisterStreamConsumer")
 	err = eventually(ctx, "consumer c1 gone", func() (bool, error) {

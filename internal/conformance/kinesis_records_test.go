@@ -51,6 +51,11 @@ func casePutRecordRouting(t *testing.T, tg *target) {
 	if got, want := aws.ToString(put("ehk", maxHashKey).ShardId), shardFor(t, shards, maxHashKey); got != want {
 		t.Errorf("ExplicitHashKey 2^128-1: shard %s, want %s", got, want)
 	}
+	tooBig := new(big.Int).Add(maxHashKey, big.NewInt(1))
+	_, err := kc.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name), PartitionKey: aws.String("k"),
+		ExplicitHashKey: aws.String(tooBig.String()), Data: []byte("x")})
+	wantCode(t, err, "InvalidArgumentException", "PutRecord with ExplicitHashKey 2^128")
+
 	// Read one record back: the partition key and data survive.
 	key := "key-0"
 	it := iterator(t, ctx, kc, name, shardFor(t, shards, hashOf(key)), types.ShardIteratorTypeTrimHorizon, "", nil)
