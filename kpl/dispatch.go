@@ -73,7 +73,11 @@ func newDispatcher(p *Producer) *dispatcher {
 }
 
 func (d *dispatcher) run() {
-	defer d.wg.Wait()
+	defer func() {
+		// Nothing is in flight but, perhaps, a shard map read nobody needs.
+		d.p.cancel()
+		d.wg.Wait()
+	}()
 	d.startMapFetch()
 	timer := time.NewTimer(idleWake)
 	defer timer.Stop()

@@ -54,6 +54,21 @@
 // RecordDistributionStrategy is AUTO, or the shard map cannot be read,
 // records are sent raw and without per-shard pacing.
 //
+// After a reshard the map is stale until refreshed: an aggregate built for a
+// parent shard lands on the child holding its first record's hash key. Like
+// the KPL, the producer then refreshes the map and re-puts the sub-records
+// outside that child's range (their Result comes from the re-put), so a
+// consumer filtering by hash range reads each record once; a consumer that
+// does not filter may read those sub-records twice (at least once).
+//
+// # The SDK's retries
+//
+// The producer retries on its own, per record and bounded by RecordTTL. The
+// client's own retryer (3 attempts by default in aws-sdk-go-v2) still
+// retries whole PutRecords calls under it; that is harmless but adds latency
+// under throttling. To leave retries to the producer, build the client with
+// kinesis.NewFromConfig(cfg, func(o *kinesis.Options) { o.Retryer = aws.NopRetryer{} }).
+//
 // # Rate limiting
 //
 // Each predicted shard has two token buckets, for records (1000/s) and bytes

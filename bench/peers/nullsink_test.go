@@ -24,6 +24,17 @@ type nullSink struct {
 	written atomic.Int64
 }
 
+// shardOf returns the id of the sink's shard holding the record's hash key,
+// as ListShards describes them.
+func (s *nullSink) shardOf(pk, ehk *string) *string {
+	h := aggregate.HashKey(aws.ToString(pk))
+	if ehk != nil {
+		h, _ = aggregate.ParseHash128(*ehk)
+	}
+	i := min(int(h.Hi/(^uint64(0)/uint64(s.shards))), s.shards-1)
+	return aws.String("shardId-" + strconv.Itoa(i))
+}
+
 func (s *nullSink) count(data []byte) {
 	n, err := aggregate.Count(data)
 	if err != nil {
@@ -36,7 +47,7 @@ func (s *nullSink) PutRecords(_ context.Context, in *kinesis.PutRecordsInput, _ 
 	out := &kinesis.PutRecordsOutput{Records: make([]types.PutRecordsResultEntry, len(in.Records)), FailedRecordCount: aws.Int32(0)}
 	for i, r := range in.Records {
 		s.count(r.Data)
-		out.Records[i] = types.PutRecordsResultEntry{ShardId: aws.String("shardId-000000000000"), SequenceNumber: aws.String("1")}
+		out.Records[i] = types.PutRecordsResultEntry{ShardId: s.shardOf(r.PartitionKey, r.ExplicitHashKey), SequenceNumber: aws.String("1")}
 	}
 	return out, nil
 }
@@ -45,7 +56,7 @@ func (s *nullSink) PutRecordsV1(in *kv1.PutRecordsInput) (*kv1.PutRecordsOutput,
 	out := &kv1.PutRecordsOutput{Records: make([]*kv1.PutRecordsResultEntry, len(in.Records)), FailedRecordCount: aws.Int64(0)}
 	for i, r := range in.Records {
 		s.count(r.Data)
-		out.Records[i] = &kv1.PutRecordsResultEntry{ShardId: aws.String("shardId-000000000000"), SequenceNumber: aws.String("1")}
+		out.Records[i] = &kv1.PutRecordsResultEntry{ShardId: s.shardOf(r.PartitionKey, r.ExplicitHashKey), SequenceNumber: aws.String("1")}
 	}
 	return out, nil
 }
