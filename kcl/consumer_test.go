@@ -97,11 +97,15 @@ type worker struct {
 }
 
 func startWorker(t *testing.T, id string, kc *kinesis.Client, store lease.Store, stream string, led *ledger) *worker {
+	return startWorkerWith(t, id, kc, store, stream, led, kcl.Polling{Interval: 100 * time.Millisecond})
+}
+
+func startWorkerWith(t *testing.T, id string, kc *kinesis.Client, store lease.Store, stream string, led *ledger, r kcl.Retrieval) *worker {
 	t.Helper()
 	c, err := kcl.New(kcl.Config{
 		StreamName: stream, Kinesis: kc, Leases: store, WorkerID: id,
 		InitialPosition:   kcl.TrimHorizon,
-		Retrieval:         kcl.Polling{Interval: 100 * time.Millisecond},
+		Retrieval:         r,
 		ShardSyncInterval: 2 * time.Second,
 	}, kcl.BatchProcessor(func(ctx context.Context, b kcl.Batch) error { return led.add(id, b) }))
 	if err != nil {
@@ -221,4 +225,59 @@ func TestConsumersShareStreamThroughReshardKillAndShutdown(t *testing.T) {
 		workers["w3"].cancel()
 		<-workers["w3"].done
 	})
+}
+
+// TestFanOutConsumers reads through SubscribeToShard: two workers share four shards, a split's
+// children are found through the ChildShards of the parent's last event, nothing is lost.
+func TestFanOutConsumers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv, err := kinesislocal.New(kinesislocal.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		kc := kinesis.NewFromConfig(srv.AWSConfig())
+		stream := "efo"
+		if _, err := kc.CreateStream(context.Background(), &kinesis.CreateStreamInput{StreamName: &stream, ShardCount: aws.Int32(4)}); err != nil {
+			t.Fatal(err)
+		}
+		store := memlease.New()
+		led := newLedger()
+		prod := &producer{kc: kc, stream: stream, keys: 20}
+		w1 := startWorkerWith(t, "w1", kc, store, stream, led, kcl.FanOut{ConsumerName: "app"})
+		w2 := startWorkerWith(t, "w2", kc, store, stream, led, kcl.FanOut{ConsumerName: "app"})
+		prod.put(t, 800)
+		waitFor(t, "800 records over EFO", time.Minute, func() bool { return led.count() == 800 })
+
+		ls, err := kc.ListShards(context.Background(), &kinesis.ListShardsInput{StreamName: &stream})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mid := new(big.Int).Add(mustBig(t, aws.ToString(ls.Shards[1].HashKeyRange.StartingHashKey)),
+			mustBig(t, aws.ToString(ls.Shards[1].HashKeyRange.EndingHashKey)))
+		mid.Rsh(mid, 1)
+		if _, err := kc.SplitShard(context.Background(), &kinesis.SplitShardInput{StreamName: &stream,
+			ShardToSplit: ls.Shards[1].ShardId, NewStartingHashKey: aws.String(mid.String())}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		prod.put(t, 800)
+		waitFor(t, "1600 records across the split", time.Minute, func() bool { return led.count() == 1600 })
+		ended := w1.c.Stats().ShardsEnded + w2.c.Stats().ShardsEnded
+		if ended != 1 {
+			t.Errorf("%d shards ended, want 1 (the split parent)", ended)
+		}
+		for _, w := range []*worker{w1, w2} {
+			w.cancel()
+			<-w.done
+		}
+	})
+}
+
+func mustBig(t *testing.T, s string) *big.Int {
+	n, ok := new(big.Int).SetString(s, 10)
+	if !ok {
+		t.Fatalf("not a number: %q", s)
+	}
+	return n
 }

@@ -8,7 +8,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 )
 
 // FanOut reads with enhanced fan-out: a registered stream consumer and SubscribeToShard, which
@@ -187,12 +189,20 @@ func (s *subscriber) subscribe(ctx context.Context) error {
 		sp = &types.StartingPosition{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: aws.String(s.continuation)}
 	}
 	out, err := s.api.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(s.consumerARN),
-		ShardId: aws.String(s.shardID), StartingPosition: sp})
+		ShardId: aws.String(s.shardID), StartingPosition: sp}, ownProtocol)
 	if err != nil {
 		return err
 	}
 	s.stream = out.GetStream()
 	return nil
+}
+
+// ownProtocol gives one SubscribeToShard call a protocol of its own. smithy-go v1.28.8 keeps one
+// event-stream decode buffer per protocol, shared by every stream of a client, so two
+// subscriptions read concurrently through one *kinesis.Client race (records corrupted; the race
+// detector flags it). A protocol per call costs one small allocation per subscription.
+func ownProtocol(o *kinesis.Options) {
+	o.Protocol = awsjson.New11(schemas.Kinesis_20131202)
 }
 
 func (s *subscriber) retry(ctx context.Context, err error, failures *int) error {
