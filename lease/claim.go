@@ -1,0 +1,261 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// errReleased is the cause of a Claim's context after Release or Finish succeeded.
+var errReleased = errors.New("lease: released")
+
+// ErrBackwards: a checkpoint before the lease's current checkpoint was refused.
+var ErrBackwards = errors.New("lease: checkpoint before the current checkpoint")
+
+// Claim is this worker's hold on one lease, from its acquisition until Release, Finish or loss
+// (the idea of etcd's concurrency.Session, per lease). Its methods are safe for concurrent use;
+// writes on one claim are serialized.
+//
+// Contract for the holder: process the lease while Context() is live; when Stopping() is closed
+// (another worker asked for the lease, or the coordinator is shutting down), finish the current
+// batch, checkpoint, and call Release. Every claim must be ended by Release or Finish, also after
+// its context was cancelled: until then the coordinator does not acquire the same key again, so
+// two processors of one shard never run in this process at once.
+type Claim struct {
+	co  *Coordinator
+	key string
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	epoch  context.Context
+
+	stopOnce sync.Once
+	stopping chan struct{}
+
+	// writeMu serializes the claim's store writes and is held during them. The coordinator
+	// goroutine never takes it, so a slow store call cannot stall the coordinator.
+	writeMu sync.Mutex
+
+	mu      sync.Mutex // guards the fields below; never held during I/O
+	lease   Lease
+	acked   bool
+	stopAt  time.Time // when a requested stop turns into a forced handoff (zero: none)
+	handoff bool      // the stop was requested by a taker (checkpointOwner = this worker)
+}
+
+// Key returns the lease key.
+func (c *Claim) Key() string { return c.key }
+
+// Lease returns the lease as this worker last wrote or read it (a copy).
+func (c *Claim) Lease() Lease {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lease.Clone()
+}
+
+// Context is live while the claim permits processing. It is cancelled with cause ErrLeaseLost
+// when another worker owns the lease or this worker fenced itself, ErrShutdown on a hard stop,
+// and errReleased once Release or Finish succeeded.
+func (c *Claim) Context() context.Context { return c.ctx }
+
+// Stopping is closed when the holder should stop gracefully: finish the batch, checkpoint,
+// then Release. Checkpoints still succeed until Release.
+func (c *Claim) Stopping() <-chan struct{} { return c.stopping }
+
+// Valid reports whether the claim permits processing at this instant: its context is live and
+// the worker's heartbeats still count.
+func (c *Claim) Valid() bool {
+	return c.ctx.Err() == nil && c.co.live.valid(c.epoch, time.Now())
+}
+
+// requestStop closes Stopping. snap, when non-nil, is the scanned lease showing the handoff
+// request (Owner = the taker); it replaces the claim's copy if it is not older.
+func (c *Claim) requestStop(handoff bool, deadline time.Time, snap *Lease) {
+	c.mu.Lock()
+	if snap != nil && snap.Counter >= c.lease.Counter {
+		c.lease = snap.Clone()
+	}
+	if !deadline.IsZero() && (c.stopAt.IsZero() || deadline.Before(c.stopAt)) {
+		c.stopAt = deadline
+	}
+	c.handoff = c.handoff || handoff
+	c.mu.Unlock()
+	c.stopOnce.Do(func() { close(c.stopping) })
+}
+
+func (c *Claim) lose(cause error) {
+	c.cancel(cause)
+}
+
+// permitted reports whether me may checkpoint l.
+func permitted(l Lease, me string) bool {
+	return (l.Owner == me && l.CheckpointOwner == "") || l.CheckpointOwner == me
+}
+
+// write runs one conditional write on the lease with the claim's expectation. On ErrConflict it
+// reads the lease once: if this worker may still checkpoint it (the conflict came from an
+// ambiguous earlier write of its own), it retries with the stored counter; otherwise the claim is
+// lost. Called with c.writeMu held.
+func (c *Claim) write(ctx context.Context, op string, f func(Expect) (Lease, error)) (Lease, error) {
+	me := c.co.cfg.WorkerID
+	if err := c.ctx.Err(); err != nil {
+		return Lease{}, fmt.Errorf("%s %s: %w", op, c.key, context.Cause(c.ctx))
+	}
+	if !c.co.live.valid(c.epoch, time.Now()) {
+		c.lose(ErrLeaseLost)
+		return Lease{}, fmt.Errorf("%s %s: heartbeats stopped counting: %w", op, c.key, ErrLeaseLost)
+	}
+	for attempt := 0; ; attempt++ {
+		c.mu.Lock()
+		counter := c.lease.Counter
+		c.mu.Unlock()
+		l, err := f(Expect{Owner: me, Counter: counter})
+		if err == nil {
+			c.mu.Lock()
+			c.lease = l
+			c.mu.Unlock()
+			return l, nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return Lease{}, fmt.Errorf("%s %s: %w", op, c.key, err)
+		}
+		cur, gerr := c.co.cfg.Store.Get(ctx, c.key)
+		if gerr != nil && !errors.Is(gerr, ErrNotFound) {
+			return Lease{}, fmt.Errorf("%s %s: %w", op, c.key, err)
+		}
+		if gerr != nil || !permitted(cur, me) || attempt > 0 {
+			c.lose(ErrLeaseLost)
+			return Lease{}, fmt.Errorf("%s %s: %w", op, c.key, ErrLeaseLost)
+		}
+		c.mu.Lock()
+		c.lease = cur
+		if cur.CheckpointOwner == me {
+			c.handoff = true
+		}
+		c.mu.Unlock()
+	}
+}
+
+// Checkpoint records cp as the lease's checkpoint with a conditional write that fails unless
+// this worker may still checkpoint the lease. It blocks until the store answers. It returns an
+// error wrapping ErrLeaseLost (and cancels the claim) if the lease moved, ErrBackwards if cp is
+// before the current checkpoint, or the store's error (e.g. ErrThrottled; the claim stays valid).
+// Use Finish, not Checkpoint, for SHARD_END.
+func (c *Claim) Checkpoint(ctx context.Context, cp Checkpoint) error {
+	if !cp.Valid() || cp.Sequence == ShardEnd {
+		return fmt.Errorf("checkpoint %s: invalid checkpoint %q", c.key, cp.String())
+	}
+	start := time.Now()
+	c.writeMu.Lock()
+	if cur := c.Lease().Checkpoint; cp.Compare(cur) < 0 {
+		c.writeMu.Unlock()
+		return fmt.Errorf("checkpoint %s at %v (current %v): %w", c.key, cp, cur, ErrBackwards)
+	}
+	_, err := c.write(ctx, "checkpoint", func(e Expect) (Lease, error) {
+		return c.co.cfg.Store.Checkpoint(ctx, c.key, e, cp)
+	})
+	c.writeMu.Unlock()
+	if err != nil {
+		c.co.notify()
+		return err
+	}
+	if h := c.co.cfg.Hooks.Checkpointed; h != nil {
+		h(c.key, cp, time.Since(start))
+	}
+	return nil
+}
+
+// Finish marks the lease's shard as completely processed: it writes checkpoint SHARD_END and the
+// child shard ids, and gives the lease up (a finished lease is nobody's load). It ends the claim.
+// It blocks until the store answers; errors are as for Checkpoint.
+func (c *Claim) Finish(ctx context.Context, children []string) error {
+	c.writeMu.Lock()
+	_, err := c.write(ctx, "finish", func(e Expect) (Lease, error) {
+		return c.co.cfg.Store.Finish(ctx, c.key, e, children)
+	})
+	c.end(err == nil)
+	c.writeMu.Unlock()
+	c.co.notify()
+	return err
+}
+
+// Release ends the claim and gives the lease up: if another worker asked for it, the handoff is
+// completed (that worker starts from the last checkpoint at once); otherwise the lease becomes
+// unowned. After the claim was lost it only acknowledges (no store write) and returns nil. It
+// blocks until the store answers. If the write fails, the claim still ends; the lease then stays
+// owned by this worker in the table, which acquires it again (or, when shutting down, lets it
+// expire).
+func (c *Claim) Release(ctx context.Context) error {
+	c.writeMu.Lock()
+	c.mu.Lock()
+	acked, handoff := c.acked, c.handoff
+	c.mu.Unlock()
+	var err error
+	if c.ctx.Err() == nil && !acked {
+		if handoff {
+			_, err = c.write(ctx, "complete handoff", func(e Expect) (Lease, error) {
+				return c.co.cfg.Store.CompleteHandoff(ctx, c.key, e)
+			})
+		} else {
+			_, err = c.write(ctx, "release", func(e Expect) (Lease, error) {
+				l, err := c.co.cfg.Store.Release(ctx, c.key, e)
+				if errors.Is(err, ErrConflict) {
+					// A taker may have asked for the lease meanwhile: complete its handoff.
+					if cur, gerr := c.co.cfg.Store.Get(ctx, c.key); gerr == nil && cur.CheckpointOwner == e.Owner {
+						return c.co.cfg.Store.CompleteHandoff(ctx, c.key, Expect{Owner: e.Owner, Counter: cur.Counter})
+					}
+				}
+				return l, err
+			})
+		}
+	}
+	taker := ""
+	if o := c.Lease().Owner; err == nil && o != "" && o != c.co.cfg.WorkerID {
+		taker = o
+	}
+	c.end(err == nil)
+	c.writeMu.Unlock()
+	if taker != "" {
+		wctx, cancel := context.WithTimeout(ctx, c.co.cfg.HeartbeatTimeout)
+		_ = c.co.cfg.Store.Wake(wctx, taker) // best effort: the taker also rescans periodically
+		cancel()
+	}
+	c.co.notify()
+	if errors.Is(err, ErrLeaseLost) {
+		return nil
+	}
+	return err
+}
+
+// end marks the claim acknowledged; called with c.writeMu held.
+func (c *Claim) end(released bool) {
+	c.mu.Lock()
+	c.acked = true
+	c.mu.Unlock()
+	if released && c.ctx.Err() == nil {
+		c.cancel(errReleased)
+	} else {
+		c.cancel(ErrLeaseLost)
+	}
+}
+
+func (c *Claim) isAcked() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.acked
+}
+
+func (c *Claim) counter() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lease.Counter
+}
+
+// stopDue reports whether a requested stop has passed its deadline.
+func (c *Claim) stopDue(now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.acked && !c.stopAt.IsZero() && !now.Before(c.stopAt)
+}

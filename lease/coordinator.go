@@ -1,0 +1,459 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Coordinator runs the lease protocol for one worker: it heartbeats, reads the tables, takes,
+// steals (by graceful handoff) and gives up leases, and hands each acquired lease to
+// Config.Acquired as a *Claim. One goroutine (Run's) owns all of its state; two helper goroutines
+// (heartbeat, fencer) are started and awaited by Run. Its methods are safe for concurrent use.
+type Coordinator struct {
+	cfg  Config
+	live *liveness
+
+	nudge    chan struct{} // a claim changed state
+	rescan   chan struct{} // Rescan was called
+	shutdown chan struct{} // Shutdown was called
+	hard     chan struct{} // Shutdown's ctx ended
+	done     chan struct{} // Run returned
+
+	shutdownOnce, hardOnce sync.Once
+	running                atomic.Bool
+
+	statsMu sync.Mutex
+	stats   Stats
+}
+
+// Stats is a snapshot of a Coordinator's counters.
+type Stats struct {
+	// Held is the number of leases this worker holds now.
+	Held int
+	// LiveWorkers is the number of live workers in the last view (this one included).
+	LiveWorkers int
+	// Leases is the number of leases in the last lease-table read.
+	Leases int
+	// Target is this worker's target lease count in the last plan.
+	Target int
+	// Live reports whether this worker's heartbeats count now.
+	Live bool
+	// Acquired, Lost, Released and HandoffsRequested count claim events since Run started.
+	Acquired, Lost, Released, HandoffsRequested int64
+	// Scans counts lease-table reads.
+	Scans int64
+}
+
+// New validates cfg and returns a Coordinator. It starts nothing and does no I/O.
+func New(cfg Config) (*Coordinator, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	co := &Coordinator{
+		cfg:      c,
+		nudge:    make(chan struct{}, 1),
+		rescan:   make(chan struct{}, 1),
+		shutdown: make(chan struct{}),
+		hard:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	co.live = newLiveness(&co.cfg)
+	return co, nil
+}
+
+// Stats returns a snapshot of the coordinator's counters. It does not block on I/O.
+func (co *Coordinator) Stats() Stats {
+	co.statsMu.Lock()
+	defer co.statsMu.Unlock()
+	s := co.stats
+	s.Live = co.live.current(time.Now()) != nil
+	return s
+}
+
+// Rescan asks the coordinator to read the lease table now (e.g. after creating leases). It does
+// not block.
+func (co *Coordinator) Rescan() {
+	select {
+	case co.rescan <- struct{}{}:
+	default:
+	}
+}
+
+func (co *Coordinator) notify() {
+	select {
+	case co.nudge <- struct{}{}:
+	default:
+	}
+}
+
+// Shutdown stops the coordinator gracefully: it takes nothing more, closes every claim's
+// Stopping channel, waits until every claim is released (each handed to a waiting taker, or made
+// unowned so other workers take it at once), removes its worker row, and makes Run return nil.
+// If ctx ends first, remaining claims are cancelled with ErrShutdown (their leases expire
+// normally) and Shutdown returns ctx's error after Run returned. Shutdown blocks; it returns
+// at once if Run is not running.
+func (co *Coordinator) Shutdown(ctx context.Context) error {
+	co.shutdownOnce.Do(func() { close(co.shutdown) })
+	if !co.running.Load() {
+		return nil
+	}
+	select {
+	case <-co.done:
+		return nil
+	case <-ctx.Done():
+		co.hardOnce.Do(func() { close(co.hard) })
+		<-co.done
+		return ctx.Err()
+	}
+}
+
+// loop is the state owned by Run's goroutine.
+type loop struct {
+	co        *Coordinator
+	held      map[string]*Claim
+	lingering map[string]*Claim // ended by loss, not yet acknowledged by the holder
+	obs       *observer
+	liveIDs   map[string]bool
+	draining  bool
+	lastWake  int64
+}
+
+// Run runs the protocol until ctx is cancelled (hard stop: every claim's context is cancelled
+// with ErrShutdown and Run returns context.Cause(ctx)) or Shutdown completes (Run returns nil).
+// If the store implements Initializer, Run first calls Init (creating tables). Run may be
+// called once. Every goroutine it starts has ended when it returns.
+func (co *Coordinator) Run(ctx context.Context) error {
+	if !co.running.CompareAndSwap(false, true) {
+		return errors.New("lease: Coordinator.Run called twice")
+	}
+	defer close(co.done)
+	select {
+	case <-co.shutdown:
+		return nil
+	default:
+	}
+	if in, ok := co.cfg.Store.(Initializer); ok {
+		if err := in.Init(ctx); err != nil {
+			return fmt.Errorf("lease: init store: %w", err)
+		}
+	}
+	bctx, stopBG := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { co.live.runHeartbeat(bctx) })
+	wg.Go(func() { co.live.runFencer(bctx) })
+	stopped := false
+	stopBackground := func() {
+		if !stopped {
+			stopBG()
+			wg.Wait()
+			stopped = true
+		}
+	}
+	defer stopBackground()
+
+	lp := &loop{co: co, held: map[string]*Claim{}, lingering: map[string]*Claim{}, obs: newObserver(), lastWake: -1}
+	err := lp.run(ctx, stopBackground)
+	co.live.stop(ErrShutdown)
+	for _, m := range []map[string]*Claim{lp.held, lp.lingering} {
+		for _, cl := range m {
+			cl.lose(ErrShutdown)
+		}
+	}
+	return err
+}
+
+func (lp *loop) run(ctx context.Context, stopBackground func()) error {
+	co := lp.co
+	cfg := &co.cfg
+	wt := time.NewTimer(0)
+	defer wt.Stop()
+	lt := time.NewTimer(cfg.ScanInterval)
+	defer lt.Stop()
+	shutdown := co.shutdown
+	for {
+		lp.sweep()
+		lp.publish()
+		if lp.draining && len(lp.held) == 0 && len(lp.lingering) == 0 {
+			beat := co.live.beat()
+			stopBackground()
+			rctx, cancel := context.WithTimeout(ctx, cfg.LeaseDuration)
+			err := cfg.Store.RemoveWorker(rctx, cfg.WorkerID, beat)
+			cancel()
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				lp.storeErr("remove worker", err)
+			}
+			return nil
+		}
+		scan := false
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-co.hard:
+			return nil
+		case <-shutdown:
+			shutdown = nil
+			lp.draining = true
+			for _, cl := range lp.held {
+				cl.requestStop(false, time.Time{}, nil)
+			}
+			scan = true
+		case b := <-co.live.beats:
+			if (lp.lastWake >= 0 && b.w.Wake != lp.lastWake) || b.started {
+				scan = true
+			}
+			lp.lastWake = b.w.Wake
+		case <-co.live.fenced:
+		case <-co.nudge:
+		case <-co.rescan:
+			scan = true
+		case <-wt.C:
+			scan = lp.scanWorkers(ctx)
+			wt.Reset(cfg.WorkerScanInterval)
+		case <-lt.C:
+			scan = true
+		}
+		if scan {
+			lp.scanLeases(ctx)
+			lt.Reset(cfg.ScanInterval)
+		}
+	}
+}
+
+func (lp *loop) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, lp.co.cfg.LeaseDuration)
+}
+
+func (lp *loop) storeErr(op string, err error) {
+	lp.co.cfg.Logger.Warn("lease store call failed", "op", op, "worker", lp.co.cfg.WorkerID, "err", err)
+	if h := lp.co.cfg.Hooks.StoreError; h != nil {
+		h(op, err)
+	}
+}
+
+// sweep moves claims whose context ended out of held, and forgets acknowledged ones; it also
+// forces stops whose deadline passed.
+func (lp *loop) sweep() {
+	co := lp.co
+	now := time.Now()
+	for key, cl := range lp.held {
+		if cl.ctx.Err() == nil && cl.stopDue(now) {
+			// The holder did not release in time: cancel it first, so at no instant two workers
+			// may process the lease, then hand the lease over ourselves.
+			cl.lose(ErrLeaseLost)
+			lp.force(key)
+		}
+		if cl.ctx.Err() == nil {
+			continue
+		}
+		delete(lp.held, key)
+		cause := context.Cause(cl.ctx)
+		if errors.Is(cause, errReleased) {
+			lp.count(func(s *Stats) { s.Released++ })
+			if h := co.cfg.Hooks.LeaseReleased; h != nil {
+				h(key)
+			}
+			continue
+		}
+		lp.count(func(s *Stats) { s.Lost++ })
+		co.cfg.Logger.Info("lease lost", "shard", key, "worker", co.cfg.WorkerID, "cause", cause)
+		if h := co.cfg.Hooks.LeaseLost; h != nil {
+			h(key, cause)
+		}
+		if !cl.isAcked() {
+			lp.lingering[key] = cl
+		}
+	}
+	for key, cl := range lp.lingering {
+		if cl.isAcked() {
+			delete(lp.lingering, key)
+		}
+	}
+}
+
+// force completes the handoff of (or releases) a lease whose claim was just cancelled. Each write
+// is conditional on the counter read just before, so a checkpoint still in flight from the
+// cancelled claim either lands first (and we retry) or fails. If it cannot finish now, the next
+// plan completes the handoff (Actions.Complete) or takes the lease back (Actions.Take).
+func (lp *loop) force(key string) {
+	cfg := &lp.co.cfg
+	me := cfg.WorkerID
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.LeaseDuration)
+	defer cancel()
+	for range 3 {
+		cur, err := cfg.Store.Get(ctx, key)
+		if err != nil {
+			if !errors.Is(err, ErrNotFound) {
+				lp.storeErr("force handoff", err)
+			}
+			return
+		}
+		e := Expect{Owner: me, Counter: cur.Counter}
+		switch {
+		case cur.CheckpointOwner == me:
+			_, err = cfg.Store.CompleteHandoff(ctx, key, e)
+			if err == nil && cur.Owner != "" {
+				_ = cfg.Store.Wake(ctx, cur.Owner)
+			}
+		case cur.Owner == me && cur.CheckpointOwner == "":
+			_, err = cfg.Store.Release(ctx, key, e)
+		default:
+			return
+		}
+		if err == nil || !errors.Is(err, ErrConflict) {
+			if err != nil {
+				lp.storeErr("force handoff", err)
+			}
+			return
+		}
+	}
+}
+
+func (lp *loop) count(f func(*Stats)) {
+	lp.co.statsMu.Lock()
+	f(&lp.co.stats)
+	lp.co.statsMu.Unlock()
+}
+
+func (lp *loop) publish() {
+	lp.count(func(s *Stats) { s.Held = len(lp.held) })
+}
+
+// scanWorkers reads the worker table and reports whether the set of live workers changed.
+func (lp *loop) scanWorkers(ctx context.Context) bool {
+	cfg := &lp.co.cfg
+	octx, cancel := lp.opCtx(ctx)
+	defer cancel()
+	start := time.Now()
+	ws, err := cfg.Store.Workers(octx)
+	if err != nil {
+		lp.storeErr("list workers", err)
+		return false
+	}
+	lp.obs.sawWorkers(ws, start, time.Now())
+	ids := lp.obs.liveWorkers(cfg.LeaseDuration)
+	changed := len(ids) != len(lp.liveIDs)
+	for id := range ids {
+		changed = changed || !lp.liveIDs[id]
+	}
+	lp.liveIDs = ids
+	// Garbage-collect rows of long-dead workers (conditional on the heartbeat we saw).
+	v := lp.obs.view()
+	for _, w := range v.Workers {
+		if w.ID != cfg.WorkerID && w.Idle >= 10*cfg.LeaseDuration {
+			if err := cfg.Store.RemoveWorker(octx, w.ID, lp.obs.workers[w.ID].w.Heartbeat); err != nil &&
+				!errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
+				lp.storeErr("remove worker", err)
+			}
+		}
+	}
+	return changed
+}
+
+// scanLeases reads the lease table, plans, and acts.
+func (lp *loop) scanLeases(ctx context.Context) {
+	co := lp.co
+	cfg := &co.cfg
+	me := cfg.WorkerID
+	octx, cancel := lp.opCtx(ctx)
+	start := time.Now()
+	ls, err := cfg.Store.List(octx)
+	cancel()
+	if err != nil {
+		lp.storeErr("list leases", err)
+		return
+	}
+	lp.obs.sawLeases(ls, start, time.Now())
+	lp.count(func(s *Stats) { s.Scans++; s.Leases = len(ls) })
+	v := lp.obs.view()
+	v.Held = make(map[string]int64, len(lp.held)+len(lp.lingering))
+	for key, cl := range lp.held {
+		v.Held[key] = cl.counter()
+	}
+	epoch := co.live.current(time.Now())
+	act := Plan(v, PlanConfig{
+		Me: me, LeaseDuration: cfg.LeaseDuration, MaxLeasesPerWorker: cfg.MaxLeasesPerWorker,
+		MaxStealsPerCycle: cfg.MaxStealsPerCycle, Draining: lp.draining || epoch == nil,
+	})
+	lp.count(func(s *Stats) { s.LiveWorkers = len(act.Targets); s.Target = act.Targets[me] })
+	byKey := make(map[string]Lease, len(ls))
+	for _, l := range ls {
+		byKey[l.Key] = l
+	}
+	now := time.Now()
+	for _, key := range act.Lost {
+		lp.held[key].lose(ErrLeaseLost)
+	}
+	for _, key := range act.Stop {
+		snap := byKey[key]
+		lp.held[key].requestStop(true, now.Add(cfg.HandoffTimeout), &snap)
+	}
+	for _, key := range act.Shed {
+		lp.held[key].requestStop(false, now.Add(cfg.HandoffTimeout), nil)
+	}
+	for _, m := range act.Complete {
+		octx, cancel := lp.opCtx(ctx)
+		l, err := cfg.Store.CompleteHandoff(octx, m.Key, m.From)
+		if err == nil && l.Owner != "" {
+			err = cfg.Store.Wake(octx, l.Owner)
+		}
+		cancel()
+		if err != nil && !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
+			lp.storeErr("complete handoff", err)
+		}
+	}
+	for _, m := range act.Take {
+		if _, busy := lp.lingering[m.Key]; busy {
+			continue
+		}
+		if co.live.current(time.Now()) != epoch {
+			break // fenced meanwhile
+		}
+		octx, cancel := lp.opCtx(ctx)
+		l, err := cfg.Store.Take(octx, m.Key, m.From, me)
+		cancel()
+		if err != nil {
+			if !errors.Is(err, ErrConflict) {
+				lp.storeErr("take lease", err)
+			}
+			continue
+		}
+		lp.acquire(l, epoch)
+	}
+	for _, m := range act.Handoff {
+		octx, cancel := lp.opCtx(ctx)
+		_, err := cfg.Store.RequestHandoff(octx, m.Key, m.From, me)
+		if err == nil {
+			lp.count(func(s *Stats) { s.HandoffsRequested++ })
+			if h := cfg.Hooks.HandoffRequested; h != nil {
+				h(m.Key, m.From.Owner)
+			}
+			if werr := cfg.Store.Wake(octx, m.From.Owner); werr != nil && !errors.Is(werr, ErrNotFound) {
+				lp.storeErr("wake worker", werr)
+			}
+		} else if !errors.Is(err, ErrConflict) {
+			lp.storeErr("request handoff", err)
+		}
+		cancel()
+	}
+}
+
+func (lp *loop) acquire(l Lease, epoch context.Context) {
+	co := lp.co
+	ctx, cancel := context.WithCancelCause(epoch)
+	cl := &Claim{co: co, key: l.Key, ctx: ctx, cancel: cancel, epoch: epoch, stopping: make(chan struct{}), lease: l}
+	lp.held[l.Key] = cl
+	lp.count(func(s *Stats) { s.Acquired++ })
+	co.cfg.Logger.Info("lease acquired", "shard", l.Key, "worker", co.cfg.WorkerID, "lease_counter", l.Counter)
+	if lp.draining {
+		cl.requestStop(false, time.Time{}, nil)
+	}
+	if h := co.cfg.Hooks.LeaseAcquired; h != nil {
+		h(l.Key, l.Clone())
+	}
+	co.cfg.Acquired(cl)
+}
