@@ -1,0 +1,37 @@
+// Package kcl is Shoal's Kinesis consumer: several processes of one application share a stream,
+// each shard processed by exactly one live worker at a time.
+//
+// Each process creates a Consumer with New and calls Run. The consumers coordinate through a
+// lease table (package lease; DynamoDB in production through lease/dynamolease, memlease in
+// tests): they balance shards by count, take over a dead worker's shards after the lease
+// duration (3 s by default), and hand shards over gracefully on Shutdown or rebalance.
+//
+// For every shard it owns, a worker runs the Processor in its own goroutine. The processor reads
+// batches with Shard.Next and checkpoints with Shard.Checkpoint, or uses BatchProcessor, which
+// checkpoints after every batch it processed without error.
+//
+// Guarantees:
+//   - At-least-once: every record is delivered until a checkpoint at or after it succeeds. After
+//     a crash, the new owner starts after the last checkpoint, so records processed but not yet
+//     checkpointed are delivered again. A graceful handoff (Shutdown, rebalance) delivers nothing
+//     twice when the processor checkpoints what it processed before returning (BatchProcessor
+//     does).
+//   - Order: records of a shard are delivered in sequence order. A shard's children (after a
+//     split, merge or UpdateShardCount) start only after every parent was read to its end, so
+//     records of one partition key stay in order across a reshard.
+//   - Fencing: a checkpoint succeeds only while this worker owns the shard; a worker that lost
+//     it sees the shard's context cancelled with ErrLeaseLost at once, and its checkpoints fail.
+//   - A processor that returns an error runs again from the last checkpoint after a backoff; no
+//     record is skipped.
+//   - KPL aggregates are de-aggregated; sub-records carry sub-sequence numbers, and a checkpoint
+//     in the middle of an aggregate resumes at the next sub-record. A corrupt aggregate is
+//     delivered whole with Record.DecodeErr set, never dropped.
+//
+// Retrieval is by polling (GetRecords, the default) or enhanced fan-out (FanOut). Throttling is
+// retried with exponential backoff and jitter; expired iterators are renewed from the last
+// record read.
+//
+// Known limitation: a shard whose lease still holds the LATEST sentinel (nothing checkpointed
+// yet) restarts at LATEST on its next owner, as with the Java KCL; records written to it during
+// that handoff are skipped. Start at TrimHorizon or AtTimestamp when that matters.
+package kcl
