@@ -50,6 +50,8 @@ type dispatcher struct {
 	rr       int            // round-robin start over queues
 	enc      aggregate.Encoder
 	out      []completion // outcomes of this iteration, pushed to the completer
+	okRecs   int64        // successes in out, added to the stats with it
+	okBytes  int64
 	intake   []*pending
 	swept    time.Time
 	aborting bool
@@ -132,14 +134,19 @@ func (d *dispatcher) run() {
 }
 
 func (d *dispatcher) flushOut() {
+	if d.okRecs > 0 {
+		d.p.stats.userRecords.Add(d.okRecs)
+		d.p.stats.bytes.Add(d.okBytes)
+		d.okRecs, d.okBytes = 0, 0
+	}
 	d.p.done.push(d.out...)
 	clear(d.out)
 	d.out = d.out[:0]
 }
 
 func (d *dispatcher) succeed(m *pending, res Result) {
-	d.p.stats.userRecords.Add(1)
-	d.p.stats.bytes.Add(int64(m.size))
+	d.okRecs++
+	d.okBytes += int64(m.size)
 	d.out = append(d.out, completion{m: m, res: res})
 }
 

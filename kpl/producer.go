@@ -25,7 +25,8 @@ type Producer struct {
 	buffered   int // records accepted and not completed
 	bufBytes   int
 	epoch      uint64         // current Flush epoch
-	epochCount map[uint64]int // records outstanding per epoch
+	epochCount map[uint64]int // records outstanding per past epoch
+	curCount   int            // records outstanding of the current epoch
 	spaceCh    chan struct{}  // closed when buffer space frees; nil if nobody waits
 	doneCh     chan struct{}  // closed when an epoch empties; nil if nobody waits
 	intake     []*pending     // accepted, not yet taken by the dispatcher
@@ -119,7 +120,7 @@ func (p *Producer) enqueue(ctx context.Context, m *pending) error {
 	m.put, m.deadline, m.epoch = now, now.Add(p.cfg.RecordTTL), p.epoch
 	p.buffered++
 	p.bufBytes += m.size
-	p.epochCount[m.epoch]++
+	p.curCount++
 	p.intake = append(p.intake, m)
 	p.mu.Unlock()
 	select {
@@ -145,7 +146,9 @@ func (p *Producer) release(done []completion) {
 		m := done[i].m
 		p.buffered--
 		p.bufBytes -= m.size
-		if n := p.epochCount[m.epoch] - 1; n > 0 {
+		if m.epoch == p.epoch {
+			p.curCount--
+		} else if n := p.epochCount[m.epoch] - 1; n > 0 {
 			p.epochCount[m.epoch] = n
 		} else {
 			delete(p.epochCount, m.epoch)
@@ -248,6 +251,10 @@ func (p *Producer) Flush(ctx context.Context) error {
 	defer p.flushing.Add(-1)
 	p.mu.Lock()
 	e := p.epoch
+	if p.curCount > 0 {
+		p.epochCount[e] = p.curCount
+	}
+	p.curCount = 0
 	p.epoch++
 	p.mu.Unlock()
 	p.wake()
