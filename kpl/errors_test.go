@@ -237,10 +237,13 @@ func TestTTL(t *testing.T) {
 	if d := time.Since(start); d < 450*time.Millisecond || d > 3*time.Second {
 		t.Errorf("expired after %v, want about 500ms", d)
 	}
-	if calls := f.calls; calls > 30 {
+	p.Close(ctx)
+	f.mu.Lock()
+	calls := f.calls
+	f.mu.Unlock()
+	if calls > 30 {
 		t.Errorf("%d PutRecords calls in 500ms: backoff not applied", calls)
 	}
-	p.Close(ctx)
 }
 
 // TestAutoDistribution: with RecordDistributionStrategy AUTO the producer
