@@ -24,8 +24,9 @@ var ErrBackwards = errors.New("lease: checkpoint before the current checkpoint")
 // its context was cancelled: until then the coordinator does not acquire the same key again, so
 // two processors of one shard never run in this process at once.
 type Claim struct {
-	co  *Coordinator
-	key string
+	co       *Coordinator
+	key      string
+	acquired int64 // the lease counter when this claim was acquired
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -245,12 +246,6 @@ func (c *Claim) isAcked() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.acked
-}
-
-func (c *Claim) counter() int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lease.Counter
 }
 
 // stopDue reports whether a requested stop has passed its deadline.

@@ -372,7 +372,7 @@ func (lp *loop) scanLeases(ctx context.Context) {
 	v := lp.obs.view()
 	v.Held = make(map[string]int64, len(lp.held)+len(lp.lingering))
 	for key, cl := range lp.held {
-		v.Held[key] = cl.counter()
+		v.Held[key] = cl.acquired
 	}
 	epoch := co.live.current(time.Now())
 	act := Plan(v, PlanConfig{
@@ -380,6 +380,9 @@ func (lp *loop) scanLeases(ctx context.Context) {
 		MaxStealsPerCycle: cfg.MaxStealsPerCycle, Draining: lp.draining || epoch == nil,
 	})
 	lp.count(func(s *Stats) { s.LiveWorkers = len(act.Targets); s.Target = act.Targets[me] })
+	cfg.Logger.Debug("lease plan", "worker", me, "leases", len(ls), "held", len(lp.held), "target", act.Targets[me],
+		"take", len(act.Take), "handoff", len(act.Handoff), "stop", len(act.Stop), "lost", len(act.Lost),
+		"complete", len(act.Complete), "shed", len(act.Shed), "live", epoch != nil)
 	byKey := make(map[string]Lease, len(ls))
 	for _, l := range ls {
 		byKey[l.Key] = l
@@ -445,7 +448,7 @@ func (lp *loop) scanLeases(ctx context.Context) {
 func (lp *loop) acquire(l Lease, epoch context.Context) {
 	co := lp.co
 	ctx, cancel := context.WithCancelCause(epoch)
-	cl := &Claim{co: co, key: l.Key, ctx: ctx, cancel: cancel, epoch: epoch, stopping: make(chan struct{}), lease: l}
+	cl := &Claim{co: co, key: l.Key, ctx: ctx, cancel: cancel, epoch: epoch, stopping: make(chan struct{}), lease: l, acquired: l.Counter}
 	lp.held[l.Key] = cl
 	lp.count(func(s *Stats) { s.Acquired++ })
 	co.cfg.Logger.Info("lease acquired", "shard", l.Key, "worker", co.cfg.WorkerID, "lease_counter", l.Counter)

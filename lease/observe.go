@@ -69,7 +69,8 @@ func idle(read, changed time.Time) time.Duration {
 func (o *observer) view() View {
 	v := View{Leases: make([]LeaseView, 0, len(o.leases)), Workers: make([]WorkerView, 0, len(o.workers))}
 	for _, s := range o.leases {
-		v.Leases = append(v.Leases, LeaseView{Lease: s.l, Idle: idle(o.leaseRead, s.changed)})
+		v.Leases = append(v.Leases, LeaseView{Lease: s.l, Idle: idle(o.leaseRead, s.changed),
+			Checked: !o.workerRead.Before(s.changed)})
 	}
 	for id, s := range o.workers {
 		v.Workers = append(v.Workers, WorkerView{ID: id, Idle: idle(o.workerRead, s.changed)})

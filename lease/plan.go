@@ -14,6 +14,11 @@ type LeaseView struct {
 	// checkpointOwner) has been seen unchanged: from the end of the read that first showed the
 	// current value to the start of the latest read that still showed it.
 	Idle time.Duration
+	// Checked reports that a worker-table read started after the lease's current state was first
+	// seen. Only such a read says anything about the heartbeat chain under which the owner
+	// acquired the lease (it may have restarted its chain after an earlier read), so an owner is
+	// judged dead only on a checked lease.
+	Checked bool
 }
 
 // WorkerView is a worker row as one worker observed it. Idle is measured like LeaseView.Idle,
@@ -24,7 +29,10 @@ type WorkerView struct {
 }
 
 // View is everything Plan decides from: the lease table, the worker table, and the leases this
-// worker holds (key -> the counter its claim last wrote or read).
+// worker holds (key -> the lease counter when the claim was acquired). The lease table must have
+// been read after those acquisitions; a lease whose counter is below its acquisition counter is
+// treated as a stale read and left alone. (The holder's own checkpoints also raise the counter
+// but never change owner or checkpointOwner, so reconciliation looks only at those.)
 type View struct {
 	Leases  []LeaseView
 	Workers []WorkerView
@@ -138,14 +146,16 @@ func Plan(v View, cfg PlanConfig) Actions {
 	for _, w := range v.Workers {
 		rows[w.ID] = w.Idle
 	}
-	dead := func(id string, leaseIdle time.Duration) bool {
-		if id == me {
+	// dead: the owner's heartbeat row (or, with no row, the lease itself) has been idle for
+	// LeaseDuration, judged on a worker-table read taken after the lease's state was first seen.
+	dead := func(id string, l LeaseView) bool {
+		if id == me || !l.Checked {
 			return false
 		}
 		if idle, ok := rows[id]; ok {
 			return idle >= cfg.LeaseDuration
 		}
-		return leaseIdle >= cfg.LeaseDuration
+		return l.Idle >= cfg.LeaseDuration
 	}
 	var act Actions
 
@@ -156,7 +166,7 @@ func Plan(v View, cfg PlanConfig) Actions {
 		case !ok:
 			act.Lost = append(act.Lost, key)
 		case l.Counter < counter:
-			// The scan started before this worker's own last write: stale for this lease.
+			// Read before this claim was acquired: stale for this lease.
 		case l.Owner == me && l.CheckpointOwner == "":
 		case l.CheckpointOwner == me && l.Owner != me:
 			act.Stop = append(act.Stop, key)
@@ -173,8 +183,8 @@ func Plan(v View, cfg PlanConfig) Actions {
 			continue
 		}
 		countable = append(countable, l)
-		expired := l.Owner != "" && dead(l.Owner, l.Idle) &&
-			(l.CheckpointOwner == "" || dead(l.CheckpointOwner, l.Idle))
+		expired := l.Owner != "" && dead(l.Owner, l) &&
+			(l.CheckpointOwner == "" || dead(l.CheckpointOwner, l))
 		switch {
 		case l.Owner == "" || expired:
 			available = append(available, l)
@@ -183,7 +193,7 @@ func Plan(v View, cfg PlanConfig) Actions {
 		}
 		_, held := v.Held[l.Key]
 		if l.Owner == me && !held {
-			if l.CheckpointOwner == "" || dead(l.CheckpointOwner, l.Idle) {
+			if l.CheckpointOwner == "" || dead(l.CheckpointOwner, l) {
 				act.Take = append(act.Take, Move{l.Key, Expect{me, l.Counter}})
 			}
 		}
@@ -286,7 +296,7 @@ func Plan(v View, cfg PlanConfig) Actions {
 		}
 		var theirs []LeaseView
 		for _, l := range countable {
-			if l.Owner == d && l.CheckpointOwner == "" && !dead(d, l.Idle) {
+			if l.Owner == d && l.CheckpointOwner == "" && !dead(d, l) {
 				theirs = append(theirs, l)
 			}
 		}

@@ -12,8 +12,10 @@ const ld = 3 * time.Second
 type lv = LeaseView
 
 func L(key, owner string, counter int64) lv {
-	return lv{Lease: Lease{Key: key, Owner: owner, Counter: counter, Checkpoint: Checkpoint{Sequence: TrimHorizon}}}
+	return lv{Lease: Lease{Key: key, Owner: owner, Counter: counter, Checkpoint: Checkpoint{Sequence: TrimHorizon}}, Checked: true}
 }
+
+func (l lv) unchecked() lv { l.Checked = false; return l }
 
 func (l lv) idle(d time.Duration) lv { l.Idle = d; return l }
 func (l lv) finished() lv            { l.Checkpoint = Checkpoint{Sequence: ShardEnd}; return l }
@@ -70,6 +72,11 @@ func TestPlan(t *testing.T) {
 			leases: append(append(many("s", "a", 3), many("t", "b", 1)...), many("u", "c", 1)...),
 			work:   []WorkerView{W("a", 0), W("b", 0), W("c", 0)}, held: map[string]int64{"t00": 1}, handoff: 1},
 		{name: "dead owner's leases taken", me: "b", leases: many("s", "a", 3), work: []WorkerView{W("a", ld), W("b", 0)}, take: 3},
+		{name: "dead owner's lease not taken without a worker read after its last change", me: "b",
+			leases: []lv{L("s0", "a", 1).idle(time.Hour).unchecked(), L("s1", "a", 1).idle(time.Hour)},
+			work:   []WorkerView{W("a", ld), W("b", 0)}, take: 1, takeKeys: []string{"s1<a"}},
+		{name: "owner without row not judged without a worker read after its last change", me: "b",
+			leases: []lv{L("s0", "java", 1).idle(time.Hour).unchecked()}, work: []WorkerView{W("b", 0)}},
 		{name: "owner alive by heartbeat though lease idle", me: "b", leases: []lv{L("s0", "a", 1).idle(time.Hour), L("s1", "a", 1).idle(time.Hour)},
 			work: []WorkerView{W("a", ld-time.Millisecond), W("b", 0)}, handoff: 1},
 		{name: "owner without row judged on lease counter", me: "b",
