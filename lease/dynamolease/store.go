@@ -1,0 +1,412 @@
+// Package dynamolease is a lease.Store in Amazon DynamoDB (or any DynamoDB-compatible server:
+// kinesislocal, dynalite, DynamoDB Local), through aws-sdk-go-v2.
+//
+// The lease table uses the Java KCL's item format (leaseKey hash key; leaseOwner, leaseCounter,
+// checkpoint, checkpointSubSequenceNumber, pendingCheckpoint*, ownerSwitchesSinceCheckpoint,
+// parentShardId and childShardIds string sets, startingHashKey, endingHashKey, checkpointOwner),
+// so a table written by a Java KCL application can be adopted with its checkpoints, and the
+// reverse. Attributes this package does not know are preserved: every write is a conditional
+// UpdateItem of named attributes (PutItem only to create). Worker heartbeat rows live in a
+// separate table (default "<table>-workers", hash key workerId) so no KCL version mistakes them
+// for leases.
+//
+// Reads are strongly consistent (the fencing argument of package lease requires it). Only
+// GetItem, PutItem, UpdateItem, DeleteItem, Scan, CreateTable and DescribeTable are used: no
+// transactions, and nothing depends on ReturnValuesOnConditionCheckFailure.
+package dynamolease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/shoal-go/shoal/lease"
+)
+
+// API lists the DynamoDB operations the store uses; *dynamodb.Client satisfies it.
+type API interface {
+	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
+	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+}
+
+var _ API = (*dynamodb.Client)(nil)
+
+// Options configures a Store.
+type Options struct {
+	// Table is the lease table's name (the Java KCL's application name). Required.
+	Table string
+	// WorkerTable is the worker heartbeat table. Default Table + "-workers".
+	WorkerTable string
+	// BillingMode for tables Init creates. Default PAY_PER_REQUEST.
+	BillingMode types.BillingMode
+	// ReadCapacity and WriteCapacity apply when BillingMode is PROVISIONED. Default 10 each.
+	ReadCapacity, WriteCapacity int64
+	// PageSize is the Scan Limit per page (0 = DynamoDB's 1 MB pages).
+	PageSize int32
+	// ActiveTimeout bounds Init's wait for a table to become ACTIVE. Default 10 minutes.
+	ActiveTimeout time.Duration
+	// PollInterval is how often Init polls DescribeTable while waiting. Default 1s.
+	PollInterval time.Duration
+}
+
+// Store is a lease.Store in DynamoDB. It is safe for concurrent use; it holds no state besides
+// its options.
+type Store struct {
+	api  API
+	opts Options
+}
+
+var (
+	_ lease.Store       = (*Store)(nil)
+	_ lease.Initializer = (*Store)(nil)
+)
+
+// New returns a Store; it does no I/O (call Init to create the tables).
+func New(api API, opts Options) (*Store, error) {
+	var errs []error
+	if api == nil {
+		errs = append(errs, errors.New("dynamolease: API is required"))
+	}
+	if opts.Table == "" {
+		errs = append(errs, errors.New("dynamolease: Options.Table is required"))
+	}
+	if opts.PageSize < 0 || opts.ActiveTimeout < 0 || opts.PollInterval < 0 || opts.ReadCapacity < 0 || opts.WriteCapacity < 0 {
+		errs = append(errs, errors.New("dynamolease: Options values must not be negative"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if opts.WorkerTable == "" {
+		opts.WorkerTable = opts.Table + "-workers"
+	}
+	if opts.BillingMode == "" {
+		opts.BillingMode = types.BillingModePayPerRequest
+	}
+	if opts.ReadCapacity == 0 {
+		opts.ReadCapacity = 10
+	}
+	if opts.WriteCapacity == 0 {
+		opts.WriteCapacity = 10
+	}
+	if opts.ActiveTimeout == 0 {
+		opts.ActiveTimeout = 10 * time.Minute
+	}
+	if opts.PollInterval == 0 {
+		opts.PollInterval = time.Second
+	}
+	return &Store{api: api, opts: opts}, nil
+}
+
+// translate maps an SDK error to the lease package's sentinels, keeping the original.
+func translate(op, key string, err error, conflict error) error {
+	var ccf *types.ConditionalCheckFailedException
+	var rnf *types.ResourceNotFoundException
+	var pte *types.ProvisionedThroughputExceededException
+	var rle *types.RequestLimitExceeded
+	var api smithy.APIError
+	switch {
+	case errors.As(err, &ccf):
+		return fmt.Errorf("%s %s: %w", op, key, conflict)
+	case errors.As(err, &rnf):
+		return fmt.Errorf("%s %s: %w: %w", op, key, lease.ErrNoTable, err)
+	case errors.As(err, &pte), errors.As(err, &rle):
+		return fmt.Errorf("%s %s: %w: %w", op, key, lease.ErrThrottled, err)
+	case errors.As(err, &api) && (api.ErrorCode() == "ThrottlingException" || api.ErrorCode() == "LimitExceededException"):
+		return fmt.Errorf("%s %s: %w: %w", op, key, lease.ErrThrottled, err)
+	}
+	return fmt.Errorf("%s %s: %w", op, key, err)
+}
+
+func keyOf(k string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrKey: s(k)}
+}
+
+// Create implements lease.Store.
+func (st *Store) Create(ctx context.Context, l lease.Lease) error {
+	_, err := st.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           aws.String(st.opts.Table),
+		Item:                encode(l),
+		ConditionExpression: aws.String("attribute_not_exists(leaseKey)"),
+	})
+	if err != nil {
+		return translate("create lease", l.Key, err, lease.ErrExists)
+	}
+	return nil
+}
+
+// Get implements lease.Store.
+func (st *Store) Get(ctx context.Context, key string) (lease.Lease, error) {
+	out, err := st.api.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(st.opts.Table), Key: keyOf(key), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return lease.Lease{}, translate("get lease", key, err, lease.ErrConflict)
+	}
+	if out.Item == nil {
+		return lease.Lease{}, fmt.Errorf("get lease %s: %w", key, lease.ErrNotFound)
+	}
+	l, err := decode(out.Item)
+	if err != nil {
+		return lease.Lease{}, fmt.Errorf("get lease %s: %w", key, err)
+	}
+	return l, nil
+}
+
+func (st *Store) scan(ctx context.Context, table string, each func(map[string]types.AttributeValue) error) error {
+	in := &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)}
+	if st.opts.PageSize > 0 {
+		in.Limit = aws.Int32(st.opts.PageSize)
+	}
+	for {
+		out, err := st.api.Scan(ctx, in)
+		if err != nil {
+			return translate("scan", table, err, lease.ErrConflict)
+		}
+		for _, item := range out.Items {
+			if err := each(item); err != nil {
+				return err
+			}
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// List implements lease.Store. An item that cannot be decoded (edited by hand) fails the whole
+// List with an ErrInvalidItem error naming it: the coordinator then skips the scan rather than
+// act on a partial table, and nothing is written over the item.
+func (st *Store) List(ctx context.Context) ([]lease.Lease, error) {
+	var out []lease.Lease
+	var bad []error
+	err := st.scan(ctx, st.opts.Table, func(item map[string]types.AttributeValue) error {
+		l, err := decode(item)
+		if err != nil {
+			bad = append(bad, err)
+			return nil
+		}
+		out = append(out, l)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list leases: %w", err)
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("list leases: %w", errors.Join(bad...))
+	}
+	return out, nil
+}
+
+// update runs one conditional UpdateItem returning the new item.
+func (st *Store) update(ctx context.Context, op, key, cond, upd string, vals map[string]types.AttributeValue) (lease.Lease, error) {
+	out, err := st.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(st.opts.Table),
+		Key:                       keyOf(key),
+		ConditionExpression:       aws.String(cond),
+		UpdateExpression:          aws.String(upd),
+		ExpressionAttributeValues: vals,
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	if err != nil {
+		return lease.Lease{}, translate(op, key, err, lease.ErrConflict)
+	}
+	l, err := decode(out.Attributes)
+	if err != nil {
+		return lease.Lease{}, fmt.Errorf("%s %s: %w", op, key, err)
+	}
+	return l, nil
+}
+
+// ownerCond is "leaseOwner = :owner", or "attribute_not_exists(leaseOwner)" for "".
+func ownerCond(owner string, vals map[string]types.AttributeValue) string {
+	if owner == "" {
+		return "attribute_not_exists(leaseOwner)"
+	}
+	vals[":owner"] = s(owner)
+	return "leaseOwner = :owner"
+}
+
+// Take implements lease.Store.
+func (st *Store) Take(ctx context.Context, key string, from lease.Expect, to string) (lease.Lease, error) {
+	vals := map[string]types.AttributeValue{":c": n(from.Counter), ":one": n(1), ":to": s(to)}
+	cond := "leaseCounter = :c AND " + ownerCond(from.Owner, vals)
+	upd := "SET leaseOwner = :to, leaseCounter = leaseCounter + :one REMOVE checkpointOwner"
+	if from.Owner != to {
+		upd += " ADD ownerSwitchesSinceCheckpoint :one"
+	}
+	return st.update(ctx, "take lease", key, cond, upd, vals)
+}
+
+// RequestHandoff implements lease.Store.
+func (st *Store) RequestHandoff(ctx context.Context, key string, from lease.Expect, to string) (lease.Lease, error) {
+	if from.Owner == "" {
+		return lease.Lease{}, fmt.Errorf("request handoff of lease %s: no owner: %w", key, lease.ErrConflict)
+	}
+	vals := map[string]types.AttributeValue{":c": n(from.Counter), ":to": s(to), ":owner": s(from.Owner)}
+	return st.update(ctx, "request handoff of lease", key,
+		"leaseOwner = :owner AND leaseCounter = :c AND attribute_not_exists(checkpointOwner)",
+		"SET leaseOwner = :to, checkpointOwner = :owner", vals)
+}
+
+// CompleteHandoff implements lease.Store.
+func (st *Store) CompleteHandoff(ctx context.Context, key string, from lease.Expect) (lease.Lease, error) {
+	vals := map[string]types.AttributeValue{":c": n(from.Counter), ":one": n(1), ":owner": s(from.Owner)}
+	return st.update(ctx, "complete handoff of lease", key,
+		"checkpointOwner = :owner AND leaseCounter = :c",
+		"SET leaseCounter = leaseCounter + :one REMOVE checkpointOwner ADD ownerSwitchesSinceCheckpoint :one", vals)
+}
+
+// Release implements lease.Store.
+func (st *Store) Release(ctx context.Context, key string, from lease.Expect) (lease.Lease, error) {
+	if from.Owner == "" {
+		return lease.Lease{}, fmt.Errorf("release lease %s: no owner: %w", key, lease.ErrConflict)
+	}
+	vals := map[string]types.AttributeValue{":c": n(from.Counter), ":one": n(1), ":owner": s(from.Owner)}
+	return st.update(ctx, "release lease", key,
+		"leaseOwner = :owner AND attribute_not_exists(checkpointOwner) AND leaseCounter = :c",
+		"SET leaseCounter = leaseCounter + :one REMOVE leaseOwner", vals)
+}
+
+const mayCheckpoint = "leaseCounter = :c AND ((leaseOwner = :owner AND attribute_not_exists(checkpointOwner)) OR checkpointOwner = :owner)"
+
+// Checkpoint implements lease.Store.
+func (st *Store) Checkpoint(ctx context.Context, key string, from lease.Expect, cp lease.Checkpoint) (lease.Lease, error) {
+	if from.Owner == "" {
+		return lease.Lease{}, fmt.Errorf("checkpoint lease %s: no owner: %w", key, lease.ErrConflict)
+	}
+	vals := map[string]types.AttributeValue{":c": n(from.Counter), ":one": n(1), ":owner": s(from.Owner),
+		":cp": s(cp.Sequence), ":sub": n(cp.SubSequence), ":zero": n(0)}
+	return st.update(ctx, "checkpoint lease", key, mayCheckpoint,
+		"SET checkpoint = :cp, checkpointSubSequenceNumber = :sub, ownerSwitchesSinceCheckpoint = :zero, leaseCounter = leaseCounter + :one"+
+			" REMOVE pendingCheckpoint, pendingCheckpointSubSequenceNumber, pendingCheckpointState", vals)
+}
+
+// Finish implements lease.Store.
+func (st *Store) Finish(ctx context.Context, key string, from lease.Expect, children []string) (lease.Lease, error) {
+	if from.Owner == "" {
+		return lease.Lease{}, fmt.Errorf("finish lease %s: no owner: %w", key, lease.ErrConflict)
+	}
+	vals := map[string]types.AttributeValue{":c": n(from.Counter), ":one": n(1), ":owner": s(from.Owner),
+		":cp": s(lease.ShardEnd), ":zero": n(0)}
+	upd := "SET checkpoint = :cp, checkpointSubSequenceNumber = :zero, ownerSwitchesSinceCheckpoint = :zero, leaseCounter = leaseCounter + :one"
+	remove := " REMOVE leaseOwner, checkpointOwner, pendingCheckpoint, pendingCheckpointSubSequenceNumber, pendingCheckpointState"
+	if len(children) > 0 {
+		vals[":children"] = &types.AttributeValueMemberSS{Value: children}
+		upd += ", childShardIds = :children"
+	} else {
+		remove += ", childShardIds"
+	}
+	return st.update(ctx, "finish lease", key, mayCheckpoint, upd+remove, vals)
+}
+
+// Delete implements lease.Store.
+func (st *Store) Delete(ctx context.Context, key string) error {
+	_, err := st.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(st.opts.Table),
+		Key:                       keyOf(key),
+		ConditionExpression:       aws.String("checkpoint = :end"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":end": s(lease.ShardEnd)},
+	})
+	if err == nil {
+		return nil
+	}
+	err = translate("delete lease", key, err, lease.ErrConflict)
+	if errors.Is(err, lease.ErrConflict) {
+		if _, gerr := st.Get(ctx, key); errors.Is(gerr, lease.ErrNotFound) {
+			return fmt.Errorf("delete lease %s: %w", key, lease.ErrNotFound)
+		}
+	}
+	return err
+}
+
+func workerKey(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrWorkerID: s(id)}
+}
+
+// Heartbeat implements lease.Store.
+func (st *Store) Heartbeat(ctx context.Context, worker string) (lease.Worker, error) {
+	out, err := st.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(st.opts.WorkerTable),
+		Key:                       workerKey(worker),
+		UpdateExpression:          aws.String("ADD heartbeat :one"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1)},
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	if err != nil {
+		return lease.Worker{}, translate("heartbeat worker", worker, err, lease.ErrConflict)
+	}
+	return decodeWorker(out.Attributes)
+}
+
+// Wake implements lease.Store.
+func (st *Store) Wake(ctx context.Context, worker string) error {
+	_, err := st.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(st.opts.WorkerTable),
+		Key:                       workerKey(worker),
+		ConditionExpression:       aws.String("attribute_exists(workerId)"),
+		UpdateExpression:          aws.String("ADD wake :one"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1)},
+	})
+	if err != nil {
+		return translate("wake worker", worker, err, lease.ErrNotFound)
+	}
+	return nil
+}
+
+// Workers implements lease.Store.
+func (st *Store) Workers(ctx context.Context) ([]lease.Worker, error) {
+	var out []lease.Worker
+	err := st.scan(ctx, st.opts.WorkerTable, func(item map[string]types.AttributeValue) error {
+		w, err := decodeWorker(item)
+		if err != nil {
+			return err
+		}
+		out = append(out, w)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list workers: %w", err)
+	}
+	return out, nil
+}
+
+// RemoveWorker implements lease.Store.
+func (st *Store) RemoveWorker(ctx context.Context, worker string, heartbeat int64) error {
+	_, err := st.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(st.opts.WorkerTable),
+		Key:                       workerKey(worker),
+		ConditionExpression:       aws.String("heartbeat = :h"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":h": n(heartbeat)},
+	})
+	if err == nil {
+		return nil
+	}
+	err = translate("remove worker", worker, err, lease.ErrConflict)
+	if errors.Is(err, lease.ErrConflict) {
+		out, gerr := st.api.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String(st.opts.WorkerTable), Key: workerKey(worker), ConsistentRead: aws.Bool(true),
+		})
+		if gerr == nil && out.Item == nil {
+			return fmt.Errorf("remove worker %s: %w", worker, lease.ErrNotFound)
+		}
+	}
+	return err
+}
+
+// Table returns the lease table's name.
+func (st *Store) Table() string { return st.opts.Table }
+
+// WorkerTable returns the worker table's name.
+func (st *Store) WorkerTable() string { return st.opts.WorkerTable }
