@@ -95,12 +95,14 @@ func permitted(l Lease, me string) bool {
 	return (l.Owner == me && l.CheckpointOwner == "") || l.CheckpointOwner == me
 }
 
-// write runs one conditional write on the lease with the claim's expectation. On ErrConflict it
-// reads the lease once: if this worker may still checkpoint it (the conflict came from an
-// ambiguous earlier write of its own), it retries with the stored counter; otherwise the claim is
-// lost. Called with c.writeMu held.
+// write runs one conditional write on the lease, expecting this worker and the claim's counter.
+// A failed condition ends the claim with ErrLeaseLost. There is deliberately no
+// read-and-retry: after a restart or a self-fence the same worker id may own the lease again
+// under a newer claim, and a write of this (older) claim that was delayed in flight must then
+// fail, not be retried with the newer counter (that could move the checkpoint backwards). A write
+// that timed out but committed therefore also ends the claim; the coordinator re-acquires the
+// lease once the holder released the claim. Called with c.writeMu held.
 func (c *Claim) write(ctx context.Context, op string, f func(Expect) (Lease, error)) (Lease, error) {
-	me := c.co.cfg.WorkerID
 	if err := c.ctx.Err(); err != nil {
 		return Lease{}, fmt.Errorf("%s %s: %w", op, c.key, context.Cause(c.ctx))
 	}
@@ -108,35 +110,21 @@ func (c *Claim) write(ctx context.Context, op string, f func(Expect) (Lease, err
 		c.lose(ErrLeaseLost)
 		return Lease{}, fmt.Errorf("%s %s: heartbeats stopped counting: %w", op, c.key, ErrLeaseLost)
 	}
-	for attempt := 0; ; attempt++ {
+	c.mu.Lock()
+	counter := c.lease.Counter
+	c.mu.Unlock()
+	l, err := f(Expect{Owner: c.co.cfg.WorkerID, Counter: counter})
+	if err == nil {
 		c.mu.Lock()
-		counter := c.lease.Counter
+		c.lease = l
 		c.mu.Unlock()
-		l, err := f(Expect{Owner: me, Counter: counter})
-		if err == nil {
-			c.mu.Lock()
-			c.lease = l
-			c.mu.Unlock()
-			return l, nil
-		}
-		if !errors.Is(err, ErrConflict) {
-			return Lease{}, fmt.Errorf("%s %s: %w", op, c.key, err)
-		}
-		cur, gerr := c.co.cfg.Store.Get(ctx, c.key)
-		if gerr != nil && !errors.Is(gerr, ErrNotFound) {
-			return Lease{}, fmt.Errorf("%s %s: %w", op, c.key, err)
-		}
-		if gerr != nil || !permitted(cur, me) || attempt > 0 {
-			c.lose(ErrLeaseLost)
-			return Lease{}, fmt.Errorf("%s %s: %w", op, c.key, ErrLeaseLost)
-		}
-		c.mu.Lock()
-		c.lease = cur
-		if cur.CheckpointOwner == me {
-			c.handoff = true
-		}
-		c.mu.Unlock()
+		return l, nil
 	}
+	if errors.Is(err, ErrConflict) {
+		c.lose(ErrLeaseLost)
+		return Lease{}, fmt.Errorf("%s %s: %w: %w", op, c.key, ErrLeaseLost, err)
+	}
+	return Lease{}, fmt.Errorf("%s %s: %w", op, c.key, err)
 }
 
 // Checkpoint records cp as the lease's checkpoint with a conditional write that fails unless
@@ -203,8 +191,9 @@ func (c *Claim) Release(ctx context.Context) error {
 			_, err = c.write(ctx, "release", func(e Expect) (Lease, error) {
 				l, err := c.co.cfg.Store.Release(ctx, c.key, e)
 				if errors.Is(err, ErrConflict) {
-					// A taker may have asked for the lease meanwhile: complete its handoff.
-					if cur, gerr := c.co.cfg.Store.Get(ctx, c.key); gerr == nil && cur.CheckpointOwner == e.Owner {
+					// A taker may have asked for the lease meanwhile (which does not move the
+					// counter): complete its handoff.
+					if cur, gerr := c.co.cfg.Store.Get(ctx, c.key); gerr == nil && cur.CheckpointOwner == e.Owner && cur.Counter == e.Counter {
 						return c.co.cfg.Store.CompleteHandoff(ctx, c.key, Expect{Owner: e.Owner, Counter: cur.Counter})
 					}
 				}

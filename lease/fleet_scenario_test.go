@@ -65,7 +65,7 @@ func TestFleetGracefulShutdown(t *testing.T) {
 		f.waitUntil(30*time.Second, "initial balance", func() bool { return f.balanced(12) })
 		time.Sleep(time.Second)
 		start := time.Now()
-		f.shutdown("a")
+		f.shutdown("a", false)
 		stopped := time.Since(start)
 		took := f.waitUntil(10*time.Second, "a's leases taken", func() bool { return f.balanced(12) })
 		t.Logf("graceful shutdown: Shutdown returned in %v, leases held elsewhere %v later", stopped, took)
