@@ -121,6 +121,8 @@ type loop struct {
 	liveIDs   map[string]bool
 	draining  bool
 	lastWake  int64
+	verify    bool // the last plan saw unverified dead owners: read workers, then leases, now
+	conflicts int  // conditional writes of the last plan that lost a race
 }
 
 // Run runs the protocol until ctx is cancelled (hard stop: every claim's context is cancelled
@@ -182,6 +184,12 @@ func (lp *loop) run(ctx context.Context, stopBackground func()) error {
 			beat := co.live.beat()
 			stopBackground()
 			rctx, cancel := context.WithTimeout(ctx, cfg.LeaseDuration)
+			// Every lease is released: wake the others so they take them at their next heartbeat.
+			for id := range lp.liveIDs {
+				if id != cfg.WorkerID {
+					_ = cfg.Store.Wake(rctx, id)
+				}
+			}
 			err := cfg.Store.RemoveWorker(rctx, cfg.WorkerID, beat)
 			cancel()
 			if err != nil && !errors.Is(err, ErrNotFound) {
@@ -212,14 +220,23 @@ func (lp *loop) run(ctx context.Context, stopBackground func()) error {
 		case <-co.rescan:
 			scan = true
 		case <-wt.C:
-			scan = lp.scanWorkers(ctx)
+			scan = lp.scanWorkers(ctx) || lp.verify
+			lp.verify = false
 			wt.Reset(cfg.WorkerScanInterval)
 		case <-lt.C:
 			scan = true
 		}
 		if scan {
 			lp.scanLeases(ctx)
+			// A take or handoff request that lost a race leaves this worker below target: read
+			// again at once (a few times) instead of waiting for the next scan.
+			for i := 0; i < 3 && lp.conflicts > 0; i++ {
+				lp.scanLeases(ctx)
+			}
 			lt.Reset(cfg.ScanInterval)
+			if lp.verify {
+				wt.Reset(0)
+			}
 		}
 	}
 }
@@ -380,6 +397,8 @@ func (lp *loop) scanLeases(ctx context.Context) {
 		MaxStealsPerCycle: cfg.MaxStealsPerCycle, Draining: lp.draining || epoch == nil,
 	})
 	lp.count(func(s *Stats) { s.LiveWorkers = len(act.Targets); s.Target = act.Targets[me] })
+	lp.verify = act.Unverified > 0
+	lp.conflicts = 0
 	cfg.Logger.Debug("lease plan", "worker", me, "leases", len(ls), "held", len(lp.held), "target", act.Targets[me],
 		"take", len(act.Take), "handoff", len(act.Handoff), "stop", len(act.Stop), "lost", len(act.Lost),
 		"complete", len(act.Complete), "shed", len(act.Shed), "live", epoch != nil)
@@ -420,7 +439,9 @@ func (lp *loop) scanLeases(ctx context.Context) {
 		l, err := cfg.Store.Take(octx, m.Key, m.From, me)
 		cancel()
 		if err != nil {
-			if !errors.Is(err, ErrConflict) {
+			if errors.Is(err, ErrConflict) {
+				lp.conflicts++
+			} else {
 				lp.storeErr("take lease", err)
 			}
 			continue
@@ -438,7 +459,9 @@ func (lp *loop) scanLeases(ctx context.Context) {
 			if werr := cfg.Store.Wake(octx, m.From.Owner); werr != nil && !errors.Is(werr, ErrNotFound) {
 				lp.storeErr("wake worker", werr)
 			}
-		} else if !errors.Is(err, ErrConflict) {
+		} else if errors.Is(err, ErrConflict) {
+			lp.conflicts++
+		} else {
 			lp.storeErr("request handoff", err)
 		}
 		cancel()

@@ -81,6 +81,9 @@ type Actions struct {
 	Lost []string
 	// Targets is each live worker's target lease count (for diagnostics and tests).
 	Targets map[string]int
+	// Unverified counts leases whose owner looks dead but for which no worker-table read has
+	// been taken since their state was first seen: read the worker table, then plan again.
+	Unverified int
 }
 
 // Countable reports whether a lease counts as load and may be taken: not finished, and not a
@@ -185,6 +188,13 @@ func Plan(v View, cfg PlanConfig) Actions {
 		countable = append(countable, l)
 		expired := l.Owner != "" && dead(l.Owner, l) &&
 			(l.CheckpointOwner == "" || dead(l.CheckpointOwner, l))
+		if !expired && !l.Checked && l.Owner != "" && l.Owner != me {
+			checked := l
+			checked.Checked = true
+			if dead(l.Owner, checked) && (l.CheckpointOwner == "" || dead(l.CheckpointOwner, checked)) {
+				act.Unverified++
+			}
+		}
 		switch {
 		case l.Owner == "" || expired:
 			available = append(available, l)
