@@ -146,6 +146,13 @@ func (c *Consumer) Run(ctx context.Context) error {
 		fo.ConsumerARN = arn
 		c.cfg.Retrieval = fo
 	}
+	// Create the lease tables before the first shard sync reads them (the coordinator's Run does
+	// the same; Init is idempotent).
+	if in, ok := c.cfg.Leases.(lease.Initializer); ok {
+		if err := in.Init(ctx); err != nil {
+			return fmt.Errorf("kcl: init lease store: %w", err)
+		}
+	}
 	var bg sync.WaitGroup
 	syncCtx, stopSync := context.WithCancel(ctx)
 	bg.Go(func() { c.syncLoop(syncCtx) })

@@ -1,12 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/exec"
 	"sort"
 	"strconv"
+	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,121 +23,387 @@ import (
 	"github.com/shoal-go/shoal/kinesislocal"
 )
 
-// runDemo is the interim demo: until the consumer library lands it shows the local server doing
-// the producer -> Kinesis -> reader round trip over a real socket and checks that nothing is lost.
+type demoOptions struct {
+	shards, workers, rate int
+	duration              time.Duration
+	killAt, stopAt        time.Duration
+	splitAt               time.Duration
+	endpoint              string
+	plain                 bool
+}
+
+// runDemo tells the story Shoal exists for: several worker processes share a stream, one is
+// killed, one is stopped gracefully, the others take over, nothing is lost.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("demo", "demo [--shards 4] [--records 2000]", stderr)
-	shards := fs.Int("shards", 4, "shards in the demo stream")
-	records := fs.Int("records", 2000, "records to produce")
+	fs := newFlags("demo", "demo [--shards 8] [--workers 3] [--rate 400] [--duration 40s] [--endpoint URL]", stderr)
+	var o demoOptions
+	fs.IntVar(&o.shards, "shards", 8, "shards in the demo stream")
+	fs.IntVar(&o.workers, "workers", 3, "worker processes (at least 2 for the kill and the graceful stop)")
+	fs.IntVar(&o.rate, "rate", 400, "records produced per second")
+	fs.DurationVar(&o.duration, "duration", 40*time.Second, "how long the producer runs")
+	fs.DurationVar(&o.killAt, "kill-at", 0, "when to SIGKILL worker 1 (default: a quarter into the run; negative: never)")
+	fs.DurationVar(&o.stopAt, "stop-at", 0, "when to stop worker 2 gracefully (default: halfway; negative: never)")
+	fs.DurationVar(&o.splitAt, "split-at", 0, "when to split a shard (default: 60% into the run; negative: never)")
+	fs.StringVar(&o.endpoint, "endpoint", "", "use this Kinesis+DynamoDB endpoint instead of an embedded local server")
+	fs.BoolVar(&o.plain, "plain", false, "plain progress lines even on a terminal")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *shards < 1 || *records < 1 {
-		return fmt.Errorf("--shards and --records must be positive")
+	if o.shards < 1 || o.workers < 1 || o.rate < 1 || o.duration <= 0 {
+		return fmt.Errorf("--shards, --workers, --rate and --duration must be positive")
 	}
-	srv, err := kinesislocal.New(kinesislocal.Options{StateDelay: 20 * time.Millisecond})
-	if err != nil {
+	def := func(d *time.Duration, frac float64) {
+		if *d == 0 {
+			*d = time.Duration(float64(o.duration) * frac)
+		}
+	}
+	def(&o.killAt, 0.25)
+	def(&o.stopAt, 0.5)
+	def(&o.splitAt, 0.6)
+	if o.workers < 3 {
+		o.stopAt = -1 // keep one worker alive
+	}
+	if o.workers < 2 {
+		o.killAt = -1
+	}
+	d := &demo{opts: o, out: stdout, errOut: stderr, started: time.Now(), app: fmt.Sprintf("shoal-demo-%d", time.Now().Unix()),
+		stream: "shoal-demo", seen: map[int]int{}, firstBy: map[int]string{}, owner: map[string]string{},
+		lastBatch: map[string]time.Time{}, procs: map[string]*demoProc{}}
+	d.terminal = !o.plain && isTerminal(stdout)
+	return d.run(ctx)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+type demo struct {
+	opts     demoOptions
+	out      io.Writer
+	errOut   io.Writer
+	terminal bool
+	started  time.Time
+	app      string
+	stream   string
+	kc       *kinesis.Client
+	endpoint string
+
+	mu        sync.Mutex
+	produced  int
+	seen      map[int]int       // record id -> times processed
+	firstBy   map[int]string    // record id -> worker that processed it first
+	owner     map[string]string // shard -> worker that processed its latest batch
+	lastBatch map[string]time.Time
+	procs     map[string]*demoProc
+	events    []string
+	gaps      []takeover
+}
+
+type demoProc struct {
+	id      string
+	cmd     *exec.Cmd
+	done    chan struct{}
+	state   string // running, killed, stopped
+	records int
+	at      time.Time // when killed or stopped
+	shards  map[string]bool
+}
+
+// takeover is one shard moving to a new worker after a kill or a graceful stop.
+type takeover struct {
+	shard, from, to, why string
+	gap                  time.Duration
+}
+
+func (d *demo) logf(format string, a ...any) {
+	line := fmt.Sprintf("[%5.1fs] ", time.Since(d.started).Seconds()) + fmt.Sprintf(format, a...)
+	d.mu.Lock()
+	d.events = append(d.events, line)
+	d.mu.Unlock()
+	if !d.terminal {
+		fmt.Fprintln(d.out, line)
+	}
+}
+
+func (d *demo) run(ctx context.Context) error {
+	if d.opts.endpoint == "" {
+		srv, err := kinesislocal.New(kinesislocal.Options{StateDelay: 20 * time.Millisecond})
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		served := make(chan error, 1)
+		go func() { served <- serveUntilDone(sctx, ln, srv) }()
+		defer func() { stop(); <-served }()
+		d.endpoint = "http://" + ln.Addr().String()
+		d.logf("local Kinesis + DynamoDB server (kinesislocal) on %s", d.endpoint)
+	} else {
+		d.endpoint = d.opts.endpoint
+		d.logf("using the endpoint %s", d.endpoint)
+	}
+	d.kc = kinesis.NewFromConfig(endpointConfig(d.endpoint))
+	if err := d.createStream(ctx); err != nil {
 		return err
 	}
-	defer srv.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	defer d.kc.DeleteStream(context.WithoutCancel(ctx), &kinesis.DeleteStreamInput{StreamName: &d.stream})
+
+	for i := 1; i <= d.opts.workers; i++ {
+		if err := d.startWorker(ctx, fmt.Sprintf("worker-%d", i)); err != nil {
+			d.stopAll()
+			return err
+		}
+	}
+	defer d.stopAll()
+
+	var wg sync.WaitGroup
+	viewCtx, stopView := context.WithCancel(ctx)
+	wg.Go(func() { d.view(viewCtx) })
+	defer func() { stopView(); wg.Wait() }()
+
+	if err := d.produceAndDisrupt(ctx); err != nil {
 		return err
 	}
-	sctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- serveUntilDone(sctx, ln, srv) }()
-	defer func() { stop(); <-done }()
-
-	endpoint := "http://" + ln.Addr().String()
-	fmt.Fprintf(stdout, "1. local Kinesis + DynamoDB server (kinesislocal) listening on %s\n", endpoint)
-	cfg := srv.AWSConfig()
-	cfg.HTTPClient = nil // use a real socket, like an application would
-	cfg.BaseEndpoint = aws.String(endpoint)
-	kc := kinesis.NewFromConfig(cfg)
-
-	stream := "shoal-demo"
-	if _, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: &stream, ShardCount: aws.Int32(int32(*shards))}); err != nil {
-		return fmt.Errorf("create stream: %w", err)
+	d.logf("producer done: %d records; waiting for the workers to catch up", d.produced)
+	deadline := time.Now().Add(60 * time.Second)
+	for d.distinct() < d.produced && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(200 * time.Millisecond)
 	}
-	if err := kinesis.NewStreamExistsWaiter(kc).Wait(ctx, &kinesis.DescribeStreamInput{StreamName: &stream}, 30*time.Second,
+	stopView()
+	wg.Wait()
+	d.stopAll()
+	return d.summary()
+}
+
+func (d *demo) createStream(ctx context.Context) error {
+	if _, err := d.kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: &d.stream, ShardCount: aws.Int32(int32(d.opts.shards))}); err != nil {
+		var inUse *types.ResourceInUseException
+		if !errors.As(err, &inUse) {
+			return fmt.Errorf("create stream: %w", err)
+		}
+		return fmt.Errorf("create stream: a stream named %s exists already on %s; delete it first", d.stream, d.endpoint)
+	}
+	err := kinesis.NewStreamExistsWaiter(d.kc).Wait(ctx, &kinesis.DescribeStreamInput{StreamName: &d.stream}, time.Minute,
 		func(o *kinesis.StreamExistsWaiterOptions) {
-			o.MinDelay = 20 * time.Millisecond
-			o.MaxDelay = 200 * time.Millisecond
-		}); err != nil {
+			o.MinDelay = 50 * time.Millisecond
+			o.MaxDelay = 500 * time.Millisecond
+		})
+	if err != nil {
 		return fmt.Errorf("wait for stream: %w", err)
 	}
-	fmt.Fprintf(stdout, "2. stream %q created with %d shards\n", stream, *shards)
+	d.logf("stream %s created with %d shards; starting %d worker processes (application %s)", d.stream, d.opts.shards, d.opts.workers, d.app)
+	return nil
+}
 
-	sent := make(map[string]bool, *records)
-	for start := 0; start < *records; start += 500 {
-		var entries []types.PutRecordsRequestEntry
-		for i := start; i < start+500 && i < *records; i++ {
-			id := "record-" + strconv.Itoa(i)
-			entries = append(entries, types.PutRecordsRequestEntry{Data: []byte(id), PartitionKey: aws.String("user-" + strconv.Itoa(i%97))})
-			sent[id] = true
+// startWorker runs this binary's demo-worker as a child process and reads its reports.
+func (d *demo) startWorker(ctx context.Context, id string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(exe, "demo-worker", "--endpoint", d.endpoint, "--stream", d.stream, "--app", d.app, "--id", id)
+	cmd.Stderr = d.errOut
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", id, err)
+	}
+	p := &demoProc{id: id, cmd: cmd, done: make(chan struct{}), state: "running", shards: map[string]bool{}}
+	d.mu.Lock()
+	d.procs[id] = p
+	d.mu.Unlock()
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 1<<20), 16<<20)
+		for sc.Scan() {
+			d.report(p, sc.Text())
 		}
-		out, err := kc.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: &stream, Records: entries})
+		cmd.Wait()
+	}()
+	return nil
+}
+
+// report handles one line from a worker.
+func (d *demo) report(p *demoProc, line string) {
+	kind, rest, _ := strings.Cut(line, " ")
+	switch kind {
+	case "gained":
+		d.mu.Lock()
+		p.shards[rest] = true
+		d.mu.Unlock()
+	case "lost":
+		d.mu.Lock()
+		delete(p.shards, rest)
+		d.mu.Unlock()
+	case "batch":
+		shard, ids, _ := strings.Cut(rest, " ")
+		now := time.Now()
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		prev := d.owner[shard]
+		if prev != "" && prev != p.id {
+			if old := d.procs[prev]; old != nil && old.state != "running" {
+				d.gaps = append(d.gaps, takeover{shard: shard, from: prev, to: p.id, why: old.state, gap: now.Sub(old.at)})
+			}
+		}
+		d.owner[shard] = p.id
+		d.lastBatch[shard] = now
+		for _, s := range strings.Split(ids, ",") {
+			id, err := strconv.Atoi(s)
+			if err != nil {
+				continue
+			}
+			if d.seen[id] == 0 {
+				d.firstBy[id] = p.id
+			}
+			d.seen[id]++
+			p.records++
+		}
+	}
+}
+
+func (d *demo) distinct() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.seen)
+}
+
+// produceAndDisrupt writes records at the configured rate and, on schedule, kills a worker,
+// stops one gracefully and splits a shard.
+func (d *demo) produceAndDisrupt(ctx context.Context) error {
+	tick := 100 * time.Millisecond
+	perTick := max(1, d.opts.rate/10)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	killed, stopped, split := d.opts.killAt < 0, d.opts.stopAt < 0, d.opts.splitAt < 0
+	start := time.Now()
+	for time.Since(start) < d.opts.duration {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		el := time.Since(start)
+		if !killed && el >= d.opts.killAt {
+			killed = true
+			d.signal("worker-1", syscall.SIGKILL, "killed")
+		}
+		if !stopped && el >= d.opts.stopAt {
+			stopped = true
+			d.signal("worker-2", syscall.SIGTERM, "stopped")
+		}
+		if !split && el >= d.opts.splitAt {
+			split = true
+			d.split(ctx)
+		}
+		if err := d.put(ctx, perTick); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *demo) put(ctx context.Context, n int) error {
+	d.mu.Lock()
+	first := d.produced
+	d.mu.Unlock()
+	entries := make([]types.PutRecordsRequestEntry, n)
+	for i := range entries {
+		id := first + i
+		entries[i] = types.PutRecordsRequestEntry{Data: []byte(strconv.Itoa(id)), PartitionKey: aws.String("user-" + strconv.Itoa(id%101))}
+	}
+	for len(entries) > 0 {
+		out, err := d.kc.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: &d.stream, Records: entries})
 		if err != nil {
 			return fmt.Errorf("put records: %w", err)
 		}
-		if n := aws.ToInt32(out.FailedRecordCount); n > 0 {
-			return fmt.Errorf("put records: %d of %d failed", n, len(entries))
-		}
-	}
-	fmt.Fprintf(stdout, "3. produced %d records with PutRecords (97 partition keys)\n", *records)
-
-	got := map[string]int{}
-	perShard := map[string]int{}
-	ls, err := kc.ListShards(ctx, &kinesis.ListShardsInput{StreamName: &stream})
-	if err != nil {
-		return fmt.Errorf("list shards: %w", err)
-	}
-	for _, sh := range ls.Shards {
-		it, err := kc.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: &stream, ShardId: sh.ShardId,
-			ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
-		if err != nil {
-			return fmt.Errorf("get shard iterator: %w", err)
-		}
-		iter := it.ShardIterator
-		for iter != nil {
-			out, err := kc.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
-			if err != nil {
-				return fmt.Errorf("get records: %w", err)
+		var retry []types.PutRecordsRequestEntry
+		for i, r := range out.Records {
+			if r.ErrorCode != nil {
+				retry = append(retry, entries[i])
 			}
-			for _, r := range out.Records {
-				got[string(r.Data)]++
-				perShard[*sh.ShardId]++
-			}
-			if len(out.Records) == 0 && aws.ToInt64(out.MillisBehindLatest) == 0 {
-				break
-			}
-			iter = out.NextShardIterator
 		}
+		entries = retry
 	}
-	ids := make([]string, 0, len(perShard))
-	for id := range perShard {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	fmt.Fprintln(stdout, "4. read every shard from TRIM_HORIZON:")
-	for _, id := range ids {
-		fmt.Fprintf(stdout, "     %s  %5d records\n", id, perShard[id])
-	}
-	lost, dup := 0, 0
-	for id := range sent {
-		switch n := got[id]; {
-		case n == 0:
-			lost++
-		case n > 1:
-			dup += n - 1
-		}
-	}
-	fmt.Fprintf(stdout, "\nSummary: produced %d, read %d distinct, lost %d, duplicates %d\n", len(sent), len(got), lost, dup)
-	fmt.Fprintln(stdout, "\nNext: the multi-worker demo (leases, a killed worker, takeover) arrives with the kcl consumer.")
-	fmt.Fprintln(stdout, "Run your own code against a standalone server: go run ./cmd/shoal local --addr 127.0.0.1:4567")
-	if lost > 0 {
-		return fmt.Errorf("%d records lost", lost)
-	}
+	d.mu.Lock()
+	d.produced = first + n
+	d.mu.Unlock()
 	return nil
+}
+
+func (d *demo) signal(id string, sig syscall.Signal, state string) {
+	d.mu.Lock()
+	p := d.procs[id]
+	if p == nil || p.state != "running" {
+		d.mu.Unlock()
+		return
+	}
+	p.state, p.at = state, time.Now()
+	shards := sortedKeys(p.shards)
+	d.mu.Unlock()
+	how := "SIGKILL: no goodbye, its leases expire"
+	if sig == syscall.SIGTERM {
+		how = "SIGTERM: graceful, it checkpoints and releases its leases"
+	}
+	d.logf("%s %s (%s); it held %s", state, id, how, strings.Join(shards, " "))
+	p.cmd.Process.Signal(sig)
+}
+
+func (d *demo) split(ctx context.Context) {
+	ls, err := d.kc.ListShards(ctx, &kinesis.ListShardsInput{StreamName: &d.stream, ShardFilter: &types.ShardFilter{Type: types.ShardFilterTypeAtLatest}})
+	if err != nil || len(ls.Shards) == 0 {
+		d.logf("split skipped: %v", err)
+		return
+	}
+	s := ls.Shards[0]
+	mid, ok := midHash(aws.ToString(s.HashKeyRange.StartingHashKey), aws.ToString(s.HashKeyRange.EndingHashKey))
+	if !ok {
+		return
+	}
+	if _, err := d.kc.SplitShard(ctx, &kinesis.SplitShardInput{StreamName: &d.stream, ShardToSplit: s.ShardId, NewStartingHashKey: &mid}); err != nil {
+		d.logf("split %s failed: %v", aws.ToString(s.ShardId), err)
+		return
+	}
+	d.logf("split %s: its two children start only after it is read to the end", aws.ToString(s.ShardId))
+}
+
+func (d *demo) stopAll() {
+	d.mu.Lock()
+	procs := make([]*demoProc, 0, len(d.procs))
+	for _, p := range d.procs {
+		procs = append(procs, p)
+	}
+	d.mu.Unlock()
+	for _, p := range procs {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	for _, p := range procs {
+		select {
+		case <-p.done:
+		case <-time.After(25 * time.Second):
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

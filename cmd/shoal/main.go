@@ -25,6 +25,7 @@ type command struct {
 var commands = []command{
 	{"local", "run the local Kinesis + DynamoDB server (kinesislocal)", runLocal},
 	{"demo", "the whole story on one machine: local server, stream, producer, consumers", runDemo},
+	{"demo-worker", "one worker process of the demo (started by shoal demo)", runDemoWorker},
 	{"bench", "benchmark scenarios, each beside a baseline measured in the same run", runBench},
 }
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,16 @@ import (
 
 	"github.com/shoal-go/shoal/kinesislocal"
 )
+
+// TestMain lets the test binary stand in for the shoal binary: commands that start child
+// processes of themselves (demo workers, bench's local server) run os.Executable(), which under
+// `go test` is this test binary.
+func TestMain(m *testing.M) {
+	if os.Getenv("SHOAL_TEST_AS_CLI") == "1" {
+		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
 
 func TestUsageExitCodes(t *testing.T) {
 	tests := []struct {
@@ -122,13 +133,21 @@ func TestLocalServesAndStops(t *testing.T) {
 	}
 }
 
+// TestDemoLosesNothing runs the demo with real worker processes: one killed, one stopped
+// gracefully, a shard split; the summary must report nothing lost and a takeover for each.
 func TestDemoLosesNothing(t *testing.T) {
-	var out, errb bytes.Buffer
-	code := run(context.Background(), []string{"demo", "--shards", "3", "--records", "1200"}, &out, &errb)
+	t.Setenv("SHOAL_TEST_AS_CLI", "1") // inherited by the worker processes only
+	var out, errb syncBuffer
+	code := run(context.Background(), []string{"demo", "--shards", "4", "--workers", "3", "--rate", "200",
+		"--duration", "12s", "--kill-at", "3s", "--stop-at", "6s", "--split-at", "8s"}, &out, &errb)
+	text := out.String()
 	if code != 0 {
-		t.Fatalf("demo exited %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+		t.Fatalf("demo exited %d\nstdout:\n%s\nstderr:\n%s", code, text, errb.String())
 	}
-	if !strings.Contains(out.String(), "produced 1200, read 1200 distinct, lost 0, duplicates 0") {
-		t.Fatalf("demo summary wrong:\n%s", out.String())
+	for _, want := range []string{"records lost:       0", "killed worker-1", "stopped worker-2", "split shardId-",
+		"after killed", "after stopped", "Nothing was lost"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, text)
+		}
 	}
 }
