@@ -287,3 +287,43 @@ func TestShutdownBeforeRunAndRunTwice(t *testing.T) {
 		t.Fatal("second Run succeeded")
 	}
 }
+
+// Steady state with idle processors: no lease item is written, and each worker writes one
+// heartbeat per HeartbeatInterval whatever the number of leases it holds.
+func TestSteadyStateWrites(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := memlease.New()
+		const n = 100
+		for i := range n {
+			createLeases(t, mem, lease.Lease{Key: "shardId-" + pad12(i)})
+		}
+		fa, fb := leasetest.NewFaulty(mem), leasetest.NewFaulty(mem)
+		a := startSingle(t, lease.Config{Store: fa, WorkerID: "a"})
+		b := startSingle(t, lease.Config{Store: fb, WorkerID: "b"})
+		time.Sleep(20 * time.Second)
+		if sa, sb := a.co.Stats(), b.co.Stats(); sa.Held+sb.Held != n || sa.Held != n/2 {
+			t.Fatalf("not balanced: a %d, b %d", sa.Held, sb.Held)
+		}
+		writes := []string{"Create", "Take", "RequestHandoff", "CompleteHandoff", "Release", "Checkpoint", "Finish", "Delete", "Wake", "RemoveWorker"}
+		count := func() (lw, hb int) {
+			for _, f := range []*leasetest.Faulty{fa, fb} {
+				for _, op := range writes {
+					lw += f.Calls(op)
+				}
+				hb += f.Calls("Heartbeat")
+			}
+			return lw, hb
+		}
+		lw0, hb0 := count()
+		time.Sleep(time.Minute)
+		lw1, hb1 := count()
+		perLease := float64(lw1-lw0+hb1-hb0) / n
+		t.Logf("steady state, 2 workers x 50 leases, 1 min: %d lease-item writes, %d heartbeats = %.2f writes per lease per minute", lw1-lw0, hb1-hb0, perLease)
+		if lw1 != lw0 {
+			t.Errorf("%d lease-item writes in steady state, want 0", lw1-lw0)
+		}
+		if hb := hb1 - hb0; hb < 110 || hb > 122 {
+			t.Errorf("%d heartbeats in a minute from 2 workers, want about 120", hb)
+		}
+	})
+}
