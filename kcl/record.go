@@ -82,6 +82,12 @@ func (p seqPos) cmp(o seqPos) int {
 	return 0
 }
 
+// mayBeAggregate reports whether data starts with the KPL magic and is long enough to be an
+// aggregate (magic + MD5 trailer); anything else is certainly a plain record.
+func mayBeAggregate(data []byte) bool {
+	return len(data) > aggregate.Overhead && string(data[:len(aggregate.Magic)]) == aggregate.Magic
+}
+
 // decoder turns Kinesis records into user records.
 type decoder struct {
 	keep    *aggregate.HashRange // nil: no hash-range filter
@@ -98,6 +104,12 @@ func (d *decoder) decode(dst []Record, recs []types.Record) []Record {
 		var ts time.Time
 		if kr.ApproximateArrivalTimestamp != nil {
 			ts = *kr.ApproximateArrivalTimestamp
+		}
+		if !mayBeAggregate(kr.Data) && d.after.seq == nil {
+			// The common case, a plain record: no de-aggregation work at all.
+			dst = append(dst, Record{Data: kr.Data, PartitionKey: aws.ToString(kr.PartitionKey),
+				SequenceNumber: seq, ApproximateArrivalTimestamp: ts})
+			continue
 		}
 		var out aggregate.Outcome
 		d.scratch, out = aggregate.Deaggregate(d.scratch[:0], aws.ToString(kr.PartitionKey), kr.Data, d.keep)

@@ -45,8 +45,9 @@ type Shard struct {
 	batch   Batch
 	err     error
 	ended   bool
-	end     page  // the final page, when ended
-	endNext *page // the final page, delivered with records: ended at the next Next
+	end     page     // the final page, when ended
+	endNext *page    // the final page, delivered with records: ended at the next Next
+	buf     []Record // reused for each batch's records
 	last    time.Time
 	bytes   int
 	lastCP  seqPos // last checkpoint this processor wrote or resumed from
@@ -106,7 +107,9 @@ func (s *Shard) Next(ctx context.Context) bool {
 			s.err = res.err
 			return false
 		}
-		recs := s.dec.decode(nil, res.pg.records)
+		// The slice is reused: a batch is valid until the next call to Next (as documented).
+		recs := s.dec.decode(s.buf[:0], res.pg.records)
+		s.buf = recs
 		if res.pg.end {
 			if len(recs) == 0 {
 				s.ended, s.end = true, res.pg
@@ -141,7 +144,8 @@ func (s *Shard) report() {
 	s.last = time.Time{}
 }
 
-// Batch returns the batch Next reported.
+// Batch returns the batch Next reported. Its Records slice is reused by the next call to Next:
+// copy the records (not just the slice) to keep them longer. Record.Data is never reused.
 func (s *Shard) Batch() Batch { return s.batch }
 
 // Err returns why Next returned false: nil at the end of the shard, ErrStopping, ErrLeaseLost,
