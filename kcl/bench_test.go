@@ -3,6 +3,7 @@ package kcl_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -122,7 +123,7 @@ func BenchmarkConsumerOverhead(b *testing.B) {
 	}
 	defer srv.Close()
 	kc := kinesis.NewFromConfig(srv.AWSConfig())
-	var bare, lib time.Duration
+	var bare, lib, libWall time.Duration
 	for i := 0; b.Loop(); i++ {
 		stream := fmt.Sprintf("bench-%d", i)
 		fill(b, kc, stream, shards, n)
@@ -134,9 +135,10 @@ func BenchmarkConsumerOverhead(b *testing.B) {
 			bare += cpuTime() - t0
 		}
 		runLib := func() {
-			t0 := cpuTime()
+			t0, w0 := cpuTime(), time.Now()
 			consumerDrain(b, kc, stream, n)
 			lib += cpuTime() - t0
+			libWall += time.Since(w0)
 		}
 		if i%2 == 0 { // alternate the order so neither side always pays the other's garbage
 			runBare()
@@ -150,4 +152,43 @@ func BenchmarkConsumerOverhead(b *testing.B) {
 	b.ReportMetric(float64(bare.Nanoseconds())/recs, "bare-cpu-ns/rec")
 	b.ReportMetric(float64(lib.Nanoseconds())/recs, "kcl-cpu-ns/rec")
 	b.ReportMetric(100*float64(lib-bare)/float64(bare), "overhead-%")
+	b.ReportMetric(recs/libWall.Seconds(), "kcl-rec/s")
+}
+
+// BenchmarkMemoryPerShard reports the heap one consumer uses per owned, idle shard (reader,
+// prefetch goroutine, lease claim), from 64 shards.
+func BenchmarkMemoryPerShard(b *testing.B) {
+	const shards = 64
+	for i := 0; b.Loop(); i++ {
+		srv, err := kinesislocal.New(kinesislocal.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		kc := kinesis.NewFromConfig(srv.AWSConfig())
+		stream := fmt.Sprintf("mem-%d", i)
+		fill(b, kc, stream, shards, 0)
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		c, err := kcl.New(kcl.Config{StreamName: stream, Kinesis: kc, Leases: memlease.New(), WorkerID: "mem",
+			InitialPosition: kcl.TrimHorizon},
+			kcl.BatchProcessor(func(context.Context, kcl.Batch) error { return nil }))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		go func() { errc <- c.Run(ctx) }()
+		for c.Stats().Leases.Held < shards {
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(500 * time.Millisecond) // every reader has polled at least once
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/shards, "heap-bytes/shard")
+		b.ReportMetric(float64(runtime.NumGoroutine()), "goroutines")
+		cancel()
+		<-errc
+		srv.Close()
+	}
 }
