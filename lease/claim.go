@@ -27,6 +27,7 @@ type Claim struct {
 	co       *Coordinator
 	key      string
 	acquired int64 // the lease counter when this claim was acquired
+	reported bool  // its loss was reported; owned by the coordinator goroutine
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -39,11 +40,14 @@ type Claim struct {
 	// goroutine never takes it, so a slow store call cannot stall the coordinator.
 	writeMu sync.Mutex
 
-	mu      sync.Mutex // guards the fields below; never held during I/O
-	lease   Lease
-	acked   bool
-	stopAt  time.Time // when a requested stop turns into a forced handoff (zero: none)
-	handoff bool      // the stop was requested by a taker (checkpointOwner = this worker)
+	mu    sync.Mutex // guards the fields below; never held during I/O
+	lease Lease
+	acked bool
+	// giving: a final write was started (context cancelled with errReleased);
+	// releaseFailed: it failed, so the lease may still be owned by this worker in the table.
+	giving, releaseFailed bool
+	stopAt                time.Time // when a requested stop turns into a forced handoff (zero: none)
+	handoff               bool      // the stop was requested by a taker (checkpointOwner = this worker)
 }
 
 // Key returns the lease key.
@@ -102,7 +106,11 @@ func permitted(l Lease, me string) bool {
 // fail, not be retried with the newer counter (that could move the checkpoint backwards). A write
 // that timed out but committed therefore also ends the claim; the coordinator re-acquires the
 // lease once the holder released the claim. Called with c.writeMu held.
-func (c *Claim) write(ctx context.Context, op string, f func(Expect) (Lease, error)) (Lease, error) {
+//
+// A final write (release, handoff completion, finish) gives the lease up: the claim's context is
+// cancelled (cause errReleased) before it is sent, so this worker stops considering itself the
+// holder before any other worker can become one.
+func (c *Claim) write(ctx context.Context, op string, final bool, f func(Expect) (Lease, error)) (Lease, error) {
 	if err := c.ctx.Err(); err != nil {
 		return Lease{}, fmt.Errorf("%s %s: %w", op, c.key, context.Cause(c.ctx))
 	}
@@ -112,8 +120,19 @@ func (c *Claim) write(ctx context.Context, op string, f func(Expect) (Lease, err
 	}
 	c.mu.Lock()
 	counter := c.lease.Counter
+	if final {
+		c.giving = true
+	}
 	c.mu.Unlock()
+	if final {
+		c.cancel(errReleased)
+	}
 	l, err := f(Expect{Owner: c.co.cfg.WorkerID, Counter: counter})
+	if final {
+		c.mu.Lock()
+		c.releaseFailed = err != nil
+		c.mu.Unlock()
+	}
 	if err == nil {
 		c.mu.Lock()
 		c.lease = l
@@ -142,7 +161,7 @@ func (c *Claim) Checkpoint(ctx context.Context, cp Checkpoint) error {
 		c.writeMu.Unlock()
 		return fmt.Errorf("checkpoint %s at %v (current %v): %w", c.key, cp, cur, ErrBackwards)
 	}
-	_, err := c.write(ctx, "checkpoint", func(e Expect) (Lease, error) {
+	_, err := c.write(ctx, "checkpoint", false, func(e Expect) (Lease, error) {
 		return c.co.cfg.Store.Checkpoint(ctx, c.key, e, cp)
 	})
 	c.writeMu.Unlock()
@@ -161,7 +180,7 @@ func (c *Claim) Checkpoint(ctx context.Context, cp Checkpoint) error {
 // It blocks until the store answers; errors are as for Checkpoint.
 func (c *Claim) Finish(ctx context.Context, children []string) error {
 	c.writeMu.Lock()
-	_, err := c.write(ctx, "finish", func(e Expect) (Lease, error) {
+	_, err := c.write(ctx, "finish", true, func(e Expect) (Lease, error) {
 		return c.co.cfg.Store.Finish(ctx, c.key, e, children)
 	})
 	c.end(err == nil)
@@ -184,11 +203,11 @@ func (c *Claim) Release(ctx context.Context) error {
 	var err error
 	if c.ctx.Err() == nil && !acked {
 		if handoff {
-			_, err = c.write(ctx, "complete handoff", func(e Expect) (Lease, error) {
+			_, err = c.write(ctx, "complete handoff", true, func(e Expect) (Lease, error) {
 				return c.co.cfg.Store.CompleteHandoff(ctx, c.key, e)
 			})
 		} else {
-			_, err = c.write(ctx, "release", func(e Expect) (Lease, error) {
+			_, err = c.write(ctx, "release", true, func(e Expect) (Lease, error) {
 				l, err := c.co.cfg.Store.Release(ctx, c.key, e)
 				if errors.Is(err, ErrConflict) {
 					// A taker may have asked for the lease meanwhile (which does not move the
@@ -229,6 +248,19 @@ func (c *Claim) end(released bool) {
 	} else {
 		c.cancel(ErrLeaseLost)
 	}
+}
+
+// released reports whether the claim ended by a successful release, handoff or finish.
+func (c *Claim) released() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.giving && !c.releaseFailed && errors.Is(context.Cause(c.ctx), errReleased)
+}
+
+func (c *Claim) isGiving() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.giving
 }
 
 func (c *Claim) isAcked() bool {

@@ -268,26 +268,37 @@ func (lp *loop) sweep() {
 			continue
 		}
 		delete(lp.held, key)
+		lp.lingering[key] = cl
+	}
+	// Ended claims stay here until the holder acknowledged them (Release or Finish returned), so
+	// the key is not acquired again meanwhile. A loss is reported at once; a release when done.
+	for key, cl := range lp.lingering {
+		acked := cl.isAcked()
+		if !acked && (cl.reported || cl.isGiving()) {
+			continue
+		}
+		if acked {
+			delete(lp.lingering, key)
+			if cl.reported {
+				continue
+			}
+			if cl.released() {
+				lp.count(func(s *Stats) { s.Released++ })
+				if h := co.cfg.Hooks.LeaseReleased; h != nil {
+					h(key)
+				}
+				continue
+			}
+		}
+		cl.reported = true
 		cause := context.Cause(cl.ctx)
 		if errors.Is(cause, errReleased) {
-			lp.count(func(s *Stats) { s.Released++ })
-			if h := co.cfg.Hooks.LeaseReleased; h != nil {
-				h(key)
-			}
-			continue
+			cause = ErrLeaseLost // a release whose write failed
 		}
 		lp.count(func(s *Stats) { s.Lost++ })
 		co.cfg.Logger.Info("lease lost", "shard", key, "worker", co.cfg.WorkerID, "cause", cause)
 		if h := co.cfg.Hooks.LeaseLost; h != nil {
 			h(key, cause)
-		}
-		if !cl.isAcked() {
-			lp.lingering[key] = cl
-		}
-	}
-	for key, cl := range lp.lingering {
-		if cl.isAcked() {
-			delete(lp.lingering, key)
 		}
 	}
 }
