@@ -27,6 +27,7 @@ var commands = []command{
 	{"demo", "the whole story on one machine: local server, stream, producer, consumers", runDemo},
 	{"demo-worker", "one worker process of the demo (started by shoal demo)", runDemoWorker},
 	{"bench", "benchmark scenarios, each beside a baseline measured in the same run", runBench},
+	{"stream", "create, describe, list, split, merge, scale or delete a stream", runStream},
 }
 
 // errUsage marks a usage error (exit code 2); the message has been printed already.
