@@ -28,6 +28,8 @@ var commands = []command{
 	{"demo-worker", "one worker process of the demo (started by shoal demo)", runDemoWorker},
 	{"bench", "benchmark scenarios, each beside a baseline measured in the same run", runBench},
 	{"stream", "create, describe, list, split, merge, scale or delete a stream", runStream},
+	{"put", "write records from stdin or a file, one per line", runPut},
+	{"tail", "follow a stream's records across reshards (de-aggregated)", runTail},
 }
 
 // errUsage marks a usage error (exit code 2); the message has been printed already.
