@@ -42,8 +42,11 @@ func (c *compareFlags) Set(s string) error {
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "leases" {
+		return runBenchLeases(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "server" {
-		fmt.Fprintln(stderr, "Usage: shoal bench server [flags]\n\nScenarios: server (PutRecords/GetRecords throughput and memory per record)")
+		fmt.Fprintln(stderr, "Usage: shoal bench server|leases [flags]\n\nScenarios:\n  server  PutRecords/GetRecords throughput and memory per record, beside another server\n  leases  failover, graceful handoff, rebalance, lease-table cost, 1000 leases")
 		return errUsage
 	}
 	fs := newFlags("bench server", "bench server [--compare NAME=URL[@PID]]... [--duration 10s] [--raw]", stderr)
