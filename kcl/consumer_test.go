@@ -281,3 +281,66 @@ func mustBig(t *testing.T, s string) *big.Int {
 	}
 	return n
 }
+
+// TestMergeAndUpdateShardCount: a merge (one child of two parents) and UpdateShardCount (several
+// generations of short-lived shards) mid-stream lose nothing and keep per-key order.
+func TestMergeAndUpdateShardCount(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv, err := kinesislocal.New(kinesislocal.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		kc := kinesis.NewFromConfig(srv.AWSConfig())
+		ctx := context.Background()
+		stream := "reshard"
+		if _, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: &stream, ShardCount: aws.Int32(4)}); err != nil {
+			t.Fatal(err)
+		}
+		store := memlease.New()
+		led := newLedger()
+		prod := &producer{kc: kc, stream: stream, keys: 25}
+		w1 := startWorker(t, "w1", kc, store, stream, led)
+		w2 := startWorker(t, "w2", kc, store, stream, led)
+		prod.put(t, 500)
+		waitFor(t, "500 records", time.Minute, func() bool { return led.count() == 500 })
+
+		ls, err := kc.ListShards(ctx, &kinesis.ListShardsInput{StreamName: &stream})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kc.MergeShards(ctx, &kinesis.MergeShardsInput{StreamName: &stream,
+			ShardToMerge: ls.Shards[0].ShardId, AdjacentShardToMerge: ls.Shards[1].ShardId}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		prod.put(t, 500)
+		waitFor(t, "1000 records across the merge", time.Minute, func() bool { return led.count() == 1000 })
+
+		if _, err := kc.UpdateShardCount(ctx, &kinesis.UpdateShardCountInput{StreamName: &stream,
+			TargetShardCount: aws.Int32(6), ScalingType: types.ScalingTypeUniformScaling}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		prod.put(t, 1000)
+		waitFor(t, "2000 records across UpdateShardCount", 2*time.Minute, func() bool { return led.count() == 2000 })
+
+		led.mu.Lock()
+		for key, ids := range led.byKey {
+			for i := 1; i < len(ids); i++ {
+				if ids[i] < ids[i-1] && led.seen[ids[i]] < 2 {
+					t.Errorf("key %s: id %d after %d", key, ids[i], ids[i-1])
+				}
+			}
+		}
+		led.mu.Unlock()
+		ended := w1.c.Stats().ShardsEnded + w2.c.Stats().ShardsEnded
+		if ended < 3 {
+			t.Errorf("%d shards ended; want the two merged parents and at least one scaled shard", ended)
+		}
+		for _, w := range []*worker{w1, w2} {
+			w.cancel()
+			<-w.done
+		}
+	})
+}
