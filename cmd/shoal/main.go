@@ -30,6 +30,7 @@ var commands = []command{
 	{"stream", "create, describe, list, split, merge, scale or delete a stream", runStream},
 	{"put", "write records from stdin or a file, one per line", runPut},
 	{"tail", "follow a stream's records across reshards (de-aggregated)", runTail},
+	{"leases", "a consumer application's lease table: owners, checkpoints, lag, workers", runLeases},
 }
 
 // errUsage marks a usage error (exit code 2); the message has been printed already.
