@@ -42,7 +42,7 @@ func addClientFlags(fs *flag.FlagSet) *clientFlags {
 		region = "us-east-1"
 	}
 	fs.StringVar(&c.endpoint, "endpoint", "", "Kinesis+DynamoDB endpoint URL, e.g. http://127.0.0.1:4567 (default: AWS)")
-	fs.StringVar(&c.region, "region", region, "AWS region (default $AWS_REGION or us-east-1)")
+	fs.StringVar(&c.region, "region", region, "AWS region (the default is $AWS_REGION when set)")
 	fs.StringVar(&c.profile, "profile", "", "not supported: shoal reads credentials from the environment only")
 	return c
 }
@@ -51,7 +51,7 @@ func addClientFlags(fs *flag.FlagSet) *clientFlags {
 func newCmdFlags(name, synopsis, help string, stderr io.Writer) *flag.FlagSet {
 	fs := newFlags(name, synopsis, stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: shoal %s\n\n%s\n%s\nFlags:\n", synopsis, strings.TrimSpace(help), connectionHelp)
+		fmt.Fprintf(stderr, "Usage: shoal %s\n\n%s\n\n%s\nFlags:\n", synopsis, strings.TrimSpace(help), connectionHelp)
 		fs.PrintDefaults()
 	}
 	return fs

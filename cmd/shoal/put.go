@@ -132,8 +132,8 @@ records bound for the same shard are packed into KPL aggregates. Prints a summar
 is 1 if any record failed.
 
 Examples:
-  seq 1 1000 | shoal put orders --endpoint http://127.0.0.1:4567
   shoal put orders --file events.jsonl --key-field customer --aggregate
+  seq 1 1000 | shoal put orders --endpoint http://127.0.0.1:4567
   echo hello | shoal put orders --key greeting`, stderr)
 	cf := addClientFlags(fs)
 	file := fs.String("file", "", "read records from this file instead of stdin")

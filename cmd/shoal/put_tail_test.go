@@ -151,13 +151,21 @@ func TestTailAcrossSplit(t *testing.T) {
 		out, err string
 	}
 	done := make(chan result, 1)
+	var out syncBuffer
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		var out, errb bytes.Buffer
+		var errb bytes.Buffer
 		code := run(ctx, []string{"tail", "rs", "--from", from, "--count", "40", "--poll", "20ms", "--endpoint", ep}, &out, &errb)
 		done <- result{code, out.String(), errb.String()}
 	}()
+	// Split only once the tail has read the parent's first records: it then learns of the
+	// children from the parent's end (GetRecords ChildShards), not from its first listing.
+	for deadline := time.Now().Add(10 * time.Second); strings.Count(out.String(), "\n") < 20; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("tail read %q before the split", out.String())
+		}
+	}
 	mustShoal(t, ep, "stream", "split", "rs", "--shard", "shardId-000000000000")
 	mustShoal(t, ep, "put", "rs", "--file", batch(20, 40), "--key", "k")
 	r := <-done

@@ -121,3 +121,21 @@ func TestMiddleHash(t *testing.T) {
 		t.Error("a single-key range was split")
 	}
 }
+
+func TestHelpHasExamples(t *testing.T) {
+	for _, cmd := range [][]string{
+		{"stream", "create"}, {"stream", "describe"}, {"stream", "list"}, {"stream", "split"},
+		{"stream", "merge"}, {"stream", "scale"}, {"stream", "delete"}, {"put"}, {"tail"}, {"leases"},
+	} {
+		code, _, errs := shoal(t, "", append(cmd, "--help")...)
+		want := "Examples:\n  shoal " + strings.Join(cmd, " ")
+		if code != 0 || !strings.Contains(errs, want) || !strings.Contains(errs, "--endpoint") ||
+			!strings.Contains(errs, "shared config/credentials files, SSO") {
+			t.Errorf("shoal %v --help: exit %d, lacks %q or the connection notes:\n%s", cmd, code, want, errs)
+		}
+	}
+	code, out, _ := shoal(t, "", "stream", "--help")
+	if code != 0 || !strings.Contains(out, "split    NAME --shard ID [--hash KEY]") {
+		t.Errorf("shoal stream --help: exit %d\n%s", code, out)
+	}
+}
