@@ -119,7 +119,8 @@ func (f *fleet) fail(format string, args ...any) {
 	f.mu.Unlock()
 }
 
-// othersValid returns the ids of members other than me holding a valid claim on key.
+// othersValid returns the ids of members other than me holding a valid claim on key (with the
+// claim's view of the lease, for diagnosis).
 func (f *fleet) othersValid(me, key string) []string {
 	f.mu.Lock()
 	ms := make([]*member, 0, len(f.members))
@@ -136,7 +137,14 @@ func (f *fleet) othersValid(me, key string) []string {
 		cl := m.claims[key]
 		m.mu.Unlock()
 		if cl != nil && cl.Valid() {
-			out = append(out, m.id)
+			l := cl.Lease()
+			stopping := false
+			select {
+			case <-cl.Stopping():
+				stopping = true
+			default:
+			}
+			out = append(out, fmt.Sprintf("%s(owner=%s counter=%d cpOwner=%s stopping=%v)", m.id, l.Owner, l.Counter, l.CheckpointOwner, stopping))
 		}
 	}
 	return out
@@ -170,7 +178,8 @@ func (f *fleet) start(id string) *member {
 func (f *fleet) acquired(m *member, cl *lease.Claim) {
 	key := cl.Key()
 	if others := f.othersValid(m.id, key); len(others) > 0 {
-		f.fail("%s acquired %s while %v hold valid claims", m.id, key, others)
+		l := cl.Lease()
+		f.fail("%s acquired %s (counter %d, switches %d) at %v while %v hold valid claims", m.id, key, l.Counter, l.OwnerSwitchesSinceCheckpoint, time.Now(), others)
 	}
 	m.mu.Lock()
 	m.claims[key] = cl

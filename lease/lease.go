@@ -3,6 +3,7 @@ package lease
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -133,7 +134,9 @@ type Worker struct {
 //   - Finish: like Checkpoint with SHARD_END, also sets childShardIds and removes owner and
 //     checkpointOwner (a finished lease is nobody's load).
 //   - Delete removes the lease only if its checkpoint is SHARD_END (else ErrConflict).
-//   - Heartbeat adds 1 to the worker's heartbeat, creating its row if absent, and returns it.
+//   - Heartbeat adds 1 to the worker's heartbeat and returns the row. An absent row is created
+//     with heartbeat = HeartbeatStart() + 1, so a row deleted and created again never repeats a
+//     value an observer may still remember (it would look unchanged, and its worker dead).
 //   - Wake adds 1 to an existing worker's wake (ErrNotFound if it has no row).
 //   - RemoveWorker deletes a worker row if its heartbeat still equals heartbeat (else ErrConflict).
 type Store interface {
@@ -155,6 +158,10 @@ type Store interface {
 	Workers(ctx context.Context) ([]Worker, error)
 	RemoveWorker(ctx context.Context, worker string, heartbeat int64) error
 }
+
+// HeartbeatStart returns a random starting value for a new worker row's heartbeat counter, in
+// [0, 2^52). Safe for concurrent use.
+func HeartbeatStart() int64 { return rand.Int64N(1 << 52) }
 
 // Initializer is implemented by stores that must create their tables before use
 // (dynamolease). Coordinator.Run calls Init first when the store implements it.

@@ -340,8 +340,8 @@ func (st *Store) Heartbeat(ctx context.Context, worker string) (lease.Worker, er
 	out, err := st.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(st.opts.WorkerTable),
 		Key:                       workerKey(worker),
-		UpdateExpression:          aws.String("ADD heartbeat :one"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1)},
+		UpdateExpression:          aws.String("SET heartbeat = if_not_exists(heartbeat, :start) + :one"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":start": n(lease.HeartbeatStart())},
 		ReturnValues:              types.ReturnValueAllNew,
 	})
 	if err != nil {

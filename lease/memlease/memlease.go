@@ -194,7 +194,10 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 func (s *Store) Heartbeat(ctx context.Context, worker string) (lease.Worker, error) {
 	var out lease.Worker
 	err := s.do(ctx, "heartbeat worker", worker, func() error {
-		w := s.workers[worker]
+		w, ok := s.workers[worker]
+		if !ok {
+			w.Heartbeat = lease.HeartbeatStart()
+		}
 		w.ID = worker
 		w.Heartbeat++
 		s.workers[worker] = w
