@@ -128,7 +128,7 @@ func TestFleetThrottlingLongerThanLease(t *testing.T) {
 		time.Sleep(time.Second)
 		before := f.owners()
 		for _, m := range f.members {
-			m.faulty.Set(leasetest.Rule{Err: leasetest.ThrottleErr, Delay: 50 * time.Millisecond})
+			m.faulty.Set(leasetest.Rule{Err: leasetest.ErrThrottle, Delay: 50 * time.Millisecond})
 		}
 		time.Sleep(2 * lease.DefaultLeaseDuration)
 		if h := f.held(); h["a"]+h["b"]+h["c"] != 0 {

@@ -24,7 +24,7 @@ type Rule struct {
 
 // Faulty wraps a lease.Store and injects faults into selected calls: errors, delays, blocking.
 // Rules apply in order; the first match wins. Safe for concurrent use; rules may change while
-// calls run. The zero value is unusable: set Store.
+// calls run. Create it with NewFaulty.
 type Faulty struct {
 	lease.Store
 
@@ -50,8 +50,8 @@ func (f *Faulty) Calls(op string) int {
 	return f.calls[op]
 }
 
-// ThrottleErr is the error Faulty injects to imitate store throttling: it wraps lease.ErrThrottled.
-var ThrottleErr = fmt.Errorf("injected: %w", lease.ErrThrottled)
+// ErrThrottle is an error for Rule.Err to imitate store throttling: it wraps lease.ErrThrottled.
+var ErrThrottle = fmt.Errorf("injected: %w", lease.ErrThrottled)
 
 func (f *Faulty) inject(ctx context.Context, op, arg string) error {
 	f.mu.Lock()
