@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -29,9 +30,13 @@ const connectionHelp = `Connection:
   config module).
 `
 
+// errProfile is the parse error of --profile, which needs the SDK's config module.
+var errProfile = errors.New("not supported: shoal does not include the AWS SDK's config module, which reads profiles; " +
+	"set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) instead")
+
 // clientFlags are the connection flags every operator command takes.
 type clientFlags struct {
-	endpoint, region, profile string
+	endpoint, region string
 }
 
 // addClientFlags registers --endpoint, --region and --profile on fs.
@@ -43,7 +48,9 @@ func addClientFlags(fs *flag.FlagSet) *clientFlags {
 	}
 	fs.StringVar(&c.endpoint, "endpoint", "", "Kinesis+DynamoDB endpoint URL, e.g. http://127.0.0.1:4567 (default: AWS)")
 	fs.StringVar(&c.region, "region", region, "AWS region (the default is $AWS_REGION when set)")
-	fs.StringVar(&c.profile, "profile", "", "not supported: shoal reads credentials from the environment only")
+	fs.Func("profile", "not supported: shoal reads credentials from the environment only", func(string) error {
+		return errProfile
+	})
 	return c
 }
 
@@ -103,13 +110,13 @@ func (c *clientFlags) where() string {
 
 // config returns the aws.Config of the flags. With --endpoint it is endpointConfig (dummy
 // credentials unless the environment has some); without, AWS with credentials from the
-// environment, and an error if there are none. --profile is refused.
+// environment, and an error if there are none.
 func (c *clientFlags) config() (aws.Config, error) {
-	if c.profile != "" {
-		return aws.Config{}, fmt.Errorf("--profile is not supported: shoal does not include the AWS SDK's config module; set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) instead")
-	}
 	var cfg aws.Config
 	if c.endpoint != "" {
+		if u, err := url.Parse(c.endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return aws.Config{}, fmt.Errorf("--endpoint %q: want a URL such as http://127.0.0.1:4567", c.endpoint)
+		}
 		cfg = endpointConfig(c.endpoint)
 	} else {
 		id, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")

@@ -117,7 +117,11 @@ func (t *putTally) summary(w io.Writer, kinesisRecords int64, aggregate bool) {
 	for i, id := range ids {
 		parts[i] = fmt.Sprintf("%s=%d", id, t.perShard[id])
 	}
-	fmt.Fprintf(w, "shards:   %d (%s)\n", len(ids), strings.Join(parts, " "))
+	if len(ids) == 0 {
+		fmt.Fprintln(w, "shards:   0")
+	} else {
+		fmt.Fprintf(w, "shards:   %d (%s)\n", len(ids), strings.Join(parts, " "))
+	}
 	for _, e := range t.errs {
 		fmt.Fprintf(w, "failure:  %s\n", e)
 	}

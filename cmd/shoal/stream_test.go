@@ -74,7 +74,7 @@ func TestStreamErrors(t *testing.T) {
 		{"split needs shard", []string{"stream", "split", "s"}, 2, "--shard is required"},
 		{"split unknown shard", []string{"stream", "split", "s", "--shard", "shardId-9"}, 1, "shard shardId-9 not found in stream s"},
 		{"merge not adjacent", []string{"stream", "merge", "s", "--shard", "shardId-000000000000", "--adjacent", "shardId-000000000000"}, 1, "are not adjacent"},
-		{"profile refused", []string{"stream", "list", "--profile", "dev"}, 1, "--profile is not supported"},
+		{"profile refused", []string{"stream", "list", "--profile", "dev"}, 2, `invalid value "dev" for flag -profile: not supported: shoal does not include the AWS SDK's config module`},
 		{"help", []string{"stream", "split", "--help"}, 0, "Examples:\n  shoal stream split orders"},
 	}
 	for _, tt := range tests {
@@ -102,6 +102,10 @@ func TestNoCredentialsWithoutEndpoint(t *testing.T) {
 	code, _, errs := shoal(t, "", "stream", "list")
 	if code != 1 || !strings.Contains(errs, "no AWS credentials: set AWS_ACCESS_KEY_ID") {
 		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+	code, _, errs = shoal(t, "127.0.0.1:4567", "stream", "list")
+	if code != 1 || !strings.Contains(errs, `--endpoint "127.0.0.1:4567": want a URL such as http://127.0.0.1:4567`) {
+		t.Errorf("endpoint without scheme: exit %d, stderr %q", code, errs)
 	}
 }
 
