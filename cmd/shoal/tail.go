@@ -302,7 +302,12 @@ func (t *tailer) readShard(ctx context.Context, shard string, start tailStart, k
 			return
 		}
 		iter = out.NextShardIterator
-		if len(out.Records) == 0 && aws.ToInt64(out.MillisBehindLatest) == 0 && !sleepCtx(ctx, t.poll) {
+		// Caught up: wait --poll. Catching up: at most 5 calls a second, the per-shard limit.
+		wait := min(t.poll, 200*time.Millisecond)
+		if len(out.Records) == 0 && aws.ToInt64(out.MillisBehindLatest) == 0 {
+			wait = t.poll
+		}
+		if !sleepCtx(ctx, wait) {
 			return
 		}
 	}
