@@ -17,7 +17,8 @@ type entry struct {
 	size       int    // len(PartitionKey) + len(Data) of rec
 	members    []*pending
 	aggregated bool
-	charged    bool // the shard's limiter was charged (and holds it)
+	charged    bool      // the shard's limiter was charged (and holds it)
+	sum        memberSum // of members
 }
 
 // request is one PutRecords call being built or in flight.
@@ -200,6 +201,7 @@ func (d *dispatcher) takeAggregate(q *shardQ, cur *request, now time.Time, fullO
 	d.enc.Reset()
 	n, sizeStop := 0, false
 	ordered := d.cfg.Ordered
+	limit -= len(aggregate.OuterPartitionKey)
 	for ; n < q.len(); n++ {
 		m := q.at(n)
 		if ordered && n > 0 && d.keyBusy(m.rec.PartitionKey, cur) {
@@ -208,7 +210,9 @@ func (d *dispatcher) takeAggregate(q *shardQ, cur *request, now time.Time, fullO
 		if m.size+overheadPerRecord+aggregate.Overhead > d.cfg.AggregationMaxSize {
 			break // goes alone, next
 		}
-		if d.enc.SizeWith(m.rec)+len(aggregate.OuterPartitionKey) > limit {
+		// The exact size costs a table lookup; it is needed only near the
+		// limit.
+		if d.enc.Size()+addedAtMost(m.rec, n) > limit && d.enc.SizeWith(m.rec) > limit {
 			sizeStop = true
 			break
 		}
@@ -228,14 +232,42 @@ func (d *dispatcher) takeAggregate(q *shardQ, cur *request, now time.Time, fullO
 		q.lim.take(size)
 	}
 	ms := q.popN(n)
-	d.dequeued(ms)
 	e := d.newEntry(q, cur, rec, size, ms, n > 1)
+	d.queued -= n
+	d.qBytes -= e.sum.bytes
 	e.charged = q.limited
 	return e, took, time.Time{}
 }
 
+// newEntry makes the entry of records ms taken for request cur, which is
+// always launched: it counts the attempt.
+// addedAtMost bounds what adding r to an Encoder holding n records adds to
+// its Size: both key table entries as if new, and index varints as if the
+// largest possible (n).
+func addedAtMost(r Record, n int) int {
+	add := 1 + varintLen(len(r.PartitionKey)) + len(r.PartitionKey)
+	body := 1 + varintLen(n) + 1 + varintLen(len(r.Data)) + len(r.Data)
+	if r.ExplicitHashKey != "" {
+		add += 1 + varintLen(len(r.ExplicitHashKey)) + len(r.ExplicitHashKey)
+		body += 1 + varintLen(n)
+	}
+	return add + 1 + varintLen(body) + body
+}
+
+// varintLen is the length of the protobuf varint encoding of v >= 0.
+func varintLen(v int) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
+}
+
 func (d *dispatcher) newEntry(q *shardQ, cur *request, rec Record, size int, ms []*pending, aggregated bool) *entry {
-	e := &entry{q: q, rec: rec, size: size, members: ms, aggregated: aggregated}
+	e := &entry{q: q, rec: rec, size: size, members: ms, aggregated: aggregated, sum: summarize(ms)}
+	for _, m := range ms {
+		m.attempts++
+	}
 	if d.cfg.Ordered {
 		if cur.keys == nil {
 			cur.keys = make(map[string]*entry)
@@ -250,10 +282,9 @@ func (d *dispatcher) newEntry(q *shardQ, cur *request, rec Record, size int, ms 
 // launch starts a PutRecords call for req on its own goroutine.
 func (d *dispatcher) launch(req *request) {
 	d.inflight++
-	for _, e := range req.entries {
-		for _, m := range e.members {
-			m.attempts++
-			if d.cfg.Ordered {
+	if d.cfg.Ordered {
+		for _, e := range req.entries {
+			for _, m := range e.members {
 				d.busy[m.rec.PartitionKey]++
 			}
 		}

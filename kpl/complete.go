@@ -2,12 +2,74 @@ package kpl
 
 import "sync"
 
-// completion is the outcome of one record, waiting for its callback.
+// completion is the outcome of one record (m), or the success of every
+// member of one written entry (group), waiting for the callbacks.
 type completion struct {
 	m   *pending
-	res Result
+	res Result // for a group: the members' Result but Attempts and SubSequenceNumber
 	err error
+
+	group []*pending
+	sum   memberSum // of group
 }
+
+// memberSum summarises an entry's members, so that completing a written
+// entry costs the same for 1 or 500 members when none has a callback.
+type memberSum struct {
+	bytes     int    // sum of the members' sizes
+	epoch     uint64 // the members' Flush epoch, if oneEpoch
+	oneEpoch  bool
+	callbacks bool // some member has a callback
+}
+
+func summarize(ms []*pending) memberSum {
+	s := memberSum{oneEpoch: true}
+	if len(ms) > 0 {
+		s.epoch = ms[0].epoch
+	}
+	for _, m := range ms {
+		s.bytes += m.size
+		s.oneEpoch = s.oneEpoch && m.epoch == s.epoch
+		s.callbacks = s.callbacks || m.cb != nil
+	}
+	return s
+}
+
+// records returns how many records c completes.
+func (c *completion) records() int {
+	if c.group != nil {
+		return len(c.group)
+	}
+	return 1
+}
+
+// deliver calls the callbacks of c's records.
+func (c *completion) deliver() {
+	if c.group == nil {
+		if cb := c.m.cb; cb != nil {
+			cb(c.res, c.err)
+		}
+		return
+	}
+	if !c.sum.callbacks {
+		return
+	}
+	for j, m := range c.group {
+		if m.cb == nil {
+			continue
+		}
+		res := c.res
+		res.Attempts = m.attempts
+		if res.Aggregated {
+			res.SubSequenceNumber = j
+		}
+		m.cb(res, nil)
+	}
+}
+
+// releaseChunk is about how many completed records the completer releases
+// under one lock.
+const releaseChunk = 256
 
 // completer runs callbacks on one goroutine, in the order outcomes arrive, so
 // a slow callback never stalls the dispatcher. After each callback it
@@ -52,17 +114,17 @@ func (c *completer) run() {
 		c.mu.Lock()
 		batch, c.q = c.q, batch[:0]
 		c.mu.Unlock()
-		// Release in chunks, so Put gets buffer space back while a long
-		// batch of callbacks runs, without locking once per record.
-		for i := 0; i < len(batch); i += 256 {
-			chunk := batch[i:min(len(batch), i+256)]
-			for j := range chunk {
-				if cb := chunk[j].m.cb; cb != nil {
-					cb(chunk[j].res, chunk[j].err)
-				}
+		// Release in chunks of about releaseChunk records, so Put gets
+		// buffer space back while a long batch of callbacks runs, without
+		// locking once per record.
+		from, n := 0, 0
+		for i := range batch {
+			batch[i].deliver()
+			if n += batch[i].records(); n >= releaseChunk || i == len(batch)-1 {
+				c.release(batch[from : i+1])
+				clear(batch[from : i+1])
+				from, n = i+1, 0
 			}
-			c.release(chunk)
-			clear(chunk)
 		}
 		if len(batch) > 0 {
 			continue

@@ -436,13 +436,10 @@ func (d *dispatcher) handleResponse(r *response, now time.Time) {
 					continue
 				}
 			}
-			for j, m := range e.members {
-				res := Result{ShardID: shardID, SequenceNumber: seq, Aggregated: e.aggregated, Attempts: m.attempts}
-				if e.aggregated {
-					res.SubSequenceNumber = j
-				}
-				d.succeed(m, res)
-			}
+			d.okRecs += int64(len(e.members))
+			d.okBytes += int64(e.sum.bytes)
+			d.out = append(d.out, completion{group: e.members, sum: e.sum,
+				res: Result{ShardID: shardID, SequenceNumber: seq, Aggregated: e.aggregated}})
 		}
 	}
 	for _, q := range order {

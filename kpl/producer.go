@@ -16,8 +16,9 @@ import (
 // to its limits and retries failures until each record's TTL. Create it with
 // New; all methods are safe for concurrent use.
 type Producer struct {
-	cfg settings
-	gz  gzipPool
+	cfg  settings
+	gz   gzipPool
+	keys keyCache // hash keys of recently put partition keys
 
 	// mu guards the accounting below, shared by Put, the completer and Flush.
 	mu         sync.Mutex
@@ -30,6 +31,10 @@ type Producer struct {
 	spaceCh    chan struct{}  // closed when buffer space frees; nil if nobody waits
 	doneCh     chan struct{}  // closed when an epoch empties; nil if nobody waits
 	intake     []*pending     // accepted, not yet taken by the dispatcher
+	// stamp is the Put time of the records of the intake batch being built,
+	// read once per stampReuse records; stampDeadline is stamp + RecordTTL.
+	stamp, stampDeadline time.Time
+	stampUses            int
 
 	intakeSig chan struct{} // cap 1: intake is non-empty
 	flushing  atomic.Int32  // Flush calls in progress: ignore Linger
@@ -61,6 +66,7 @@ func New(cfg Config) (*Producer, error) {
 		abortCh:    make(chan struct{}),
 		loopDone:   make(chan struct{}),
 	}
+	p.keys.init()
 	p.sendCtx, p.cancel = context.WithCancel(context.Background())
 	p.done.init(p.release)
 	d := newDispatcher(p)
@@ -90,11 +96,21 @@ func (p *Producer) prepare(r Record, cb Callback) (*pending, error) {
 	if p.cfg.Compression == CompressionGzip {
 		r.Data = p.gz.compress(r.Data)
 	}
+	size := len(r.PartitionKey) + len(r.Data)
+	if r.ExplicitHashKey == "" && size <= p.cfg.MaxRecordSize {
+		// A cached key was validated when it was first put.
+		if h, ok := p.keys.lookup(r.PartitionKey); ok {
+			return &pending{rec: r, hash: h, size: size, cb: cb}, nil
+		}
+	}
 	h, err := validateRecord(&r, p.cfg.MaxRecordSize)
 	if err != nil {
 		return nil, err
 	}
-	return &pending{rec: r, hash: h, size: len(r.PartitionKey) + len(r.Data), cb: cb}, nil
+	if r.ExplicitHashKey == "" {
+		p.keys.add(r.PartitionKey, h)
+	}
+	return &pending{rec: r, hash: h, size: size, cb: cb}, nil
 }
 
 func (p *Producer) enqueue(ctx context.Context, m *pending) error {
@@ -116,8 +132,18 @@ func (p *Producer) enqueue(ctx context.Context, m *pending) error {
 		p.mu.Unlock()
 		return ErrClosed
 	}
-	now := time.Now()
-	m.put, m.deadline, m.epoch = now, now.Add(p.cfg.RecordTTL), p.epoch
+	// One clock read serves a run of records: the first of an intake batch
+	// and every stampReuse-th after it read the clock, the others share its
+	// time. A shared time is never later than the record's Put, so Linger
+	// and RecordTTL can only end early, by at most the dispatcher's reaction
+	// time, never late.
+	if len(p.intake) == 0 || p.stampUses >= stampReuse {
+		p.stamp = time.Now()
+		p.stampDeadline = p.stamp.Add(p.cfg.RecordTTL)
+		p.stampUses = 0
+	}
+	p.stampUses++
+	m.put, m.deadline, m.epoch = p.stamp, p.stampDeadline, p.epoch
 	p.buffered++
 	p.bufBytes += m.size
 	p.curCount++
@@ -129,6 +155,9 @@ func (p *Producer) enqueue(ctx context.Context, m *pending) error {
 	}
 	return nil
 }
+
+// stampReuse is how many records of one intake batch share a clock read.
+const stampReuse = 64
 
 // takeIntake returns the records accepted since the last call.
 func (p *Producer) takeIntake(buf []*pending) []*pending {
@@ -143,18 +172,15 @@ func (p *Producer) takeIntake(buf []*pending) []*pending {
 func (p *Producer) release(done []completion) {
 	p.mu.Lock()
 	for i := range done {
-		m := done[i].m
-		p.buffered--
-		p.bufBytes -= m.size
-		if m.epoch == p.epoch {
-			p.curCount--
-		} else if n := p.epochCount[m.epoch] - 1; n > 0 {
-			p.epochCount[m.epoch] = n
-		} else {
-			delete(p.epochCount, m.epoch)
-			if p.doneCh != nil {
-				close(p.doneCh)
-				p.doneCh = nil
+		c := &done[i]
+		switch {
+		case c.group == nil:
+			p.releaseLocked(c.m.epoch, 1, c.m.size)
+		case c.sum.oneEpoch:
+			p.releaseLocked(c.sum.epoch, len(c.group), c.sum.bytes)
+		default:
+			for _, m := range c.group {
+				p.releaseLocked(m.epoch, 1, m.size)
 			}
 		}
 	}
@@ -163,6 +189,24 @@ func (p *Producer) release(done []completion) {
 		p.spaceCh = nil
 	}
 	p.mu.Unlock()
+}
+
+// releaseLocked gives back the buffer space of n completed records of Flush
+// epoch e holding size bytes, and wakes Flush if e's last record completed.
+func (p *Producer) releaseLocked(e uint64, n, size int) {
+	p.buffered -= n
+	p.bufBytes -= size
+	if e == p.epoch {
+		p.curCount -= n
+	} else if left := p.epochCount[e] - n; left > 0 {
+		p.epochCount[e] = left
+	} else {
+		delete(p.epochCount, e)
+		if p.doneCh != nil {
+			close(p.doneCh)
+			p.doneCh = nil
+		}
+	}
 }
 
 // PutSync puts records and blocks until each has completed or ctx ends. It
