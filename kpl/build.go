@@ -15,7 +15,7 @@ type entry struct {
 	q          *shardQ
 	rec        Record // what is sent
 	size       int    // len(PartitionKey) + len(Data) of rec
-	members    []*pending
+	members    []pending
 	aggregated bool
 	charged    bool      // the shard's limiter was charged (and holds it)
 	sum        memberSum // of members
@@ -141,9 +141,9 @@ func (d *dispatcher) keyBusy(key string, cur *request) bool {
 // tokens.
 func (d *dispatcher) take(q *shardQ, cur *request, now time.Time, fullOnly bool) (*entry, takeResult, time.Time) {
 	for q.len() > 0 && !now.Before(q.front().deadline) {
-		m := q.pop()
-		d.dequeued([]*pending{m})
-		d.expire(m)
+		ms := q.popN(1, q.front().size)
+		d.dequeued(ms)
+		d.expire(&ms[0])
 	}
 	if q.len() == 0 {
 		return nil, empty, time.Time{}
@@ -178,9 +178,9 @@ func (d *dispatcher) takeRaw(q *shardQ, cur *request, now time.Time, budget int)
 		if q.limited {
 			q.lim.take(head.size)
 		}
-		ms := q.popN(1)
+		ms := q.popN(1, head.size) // head is cleared
 		d.dequeued(ms)
-		e := d.newEntry(q, cur, head.rec, head.size, ms, false)
+		e := d.newEntry(q, cur, ms[0].rec, ms[0].size, ms, false)
 		e.charged = q.limited
 		return e, took, time.Time{}
 	}
@@ -199,7 +199,7 @@ func (d *dispatcher) takeAggregate(q *shardQ, cur *request, now time.Time, fullO
 		}
 	}
 	d.enc.Reset()
-	n, sizeStop := 0, false
+	n, bytes, sizeStop := 0, 0, false
 	ordered := d.cfg.Ordered
 	limit -= len(aggregate.OuterPartitionKey)
 	for ; n < q.len(); n++ {
@@ -219,6 +219,7 @@ func (d *dispatcher) takeAggregate(q *shardQ, cur *request, now time.Time, fullO
 		if err := d.enc.Add(m.rec); err != nil {
 			break // validated at Put; unreachable
 		}
+		bytes += m.size
 	}
 	if n == 0 {
 		return nil, reqFull, time.Time{}
@@ -231,10 +232,10 @@ func (d *dispatcher) takeAggregate(q *shardQ, cur *request, now time.Time, fullO
 	if q.limited {
 		q.lim.take(size)
 	}
-	ms := q.popN(n)
+	ms := q.popN(n, bytes)
 	e := d.newEntry(q, cur, rec, size, ms, n > 1)
 	d.queued -= n
-	d.qBytes -= e.sum.bytes
+	d.qBytes -= bytes
 	e.charged = q.limited
 	return e, took, time.Time{}
 }
@@ -263,17 +264,17 @@ func varintLen(v int) int {
 	return n
 }
 
-func (d *dispatcher) newEntry(q *shardQ, cur *request, rec Record, size int, ms []*pending, aggregated bool) *entry {
+func (d *dispatcher) newEntry(q *shardQ, cur *request, rec Record, size int, ms []pending, aggregated bool) *entry {
 	e := &entry{q: q, rec: rec, size: size, members: ms, aggregated: aggregated, sum: summarize(ms)}
-	for _, m := range ms {
-		m.attempts++
+	for i := range ms {
+		ms[i].attempts++
 	}
 	if d.cfg.Ordered {
 		if cur.keys == nil {
 			cur.keys = make(map[string]*entry)
 		}
-		for _, m := range ms {
-			cur.keys[m.rec.PartitionKey] = e
+		for i := range ms {
+			cur.keys[ms[i].rec.PartitionKey] = e
 		}
 	}
 	return e
@@ -284,8 +285,8 @@ func (d *dispatcher) launch(req *request) {
 	d.inflight++
 	if d.cfg.Ordered {
 		for _, e := range req.entries {
-			for _, m := range e.members {
-				d.busy[m.rec.PartitionKey]++
+			for i := range e.members {
+				d.busy[e.members[i].rec.PartitionKey]++
 			}
 		}
 	}

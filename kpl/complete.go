@@ -5,11 +5,11 @@ import "sync"
 // completion is the outcome of one record (m), or the success of every
 // member of one written entry (group), waiting for the callbacks.
 type completion struct {
-	m   *pending
-	res Result // for a group: the members' Result but Attempts and SubSequenceNumber
+	m   pending // when group is nil
+	res Result  // for a group: the members' Result but Attempts and SubSequenceNumber
 	err error
 
-	group []*pending
+	group []pending
 	sum   memberSum // of group
 }
 
@@ -22,12 +22,13 @@ type memberSum struct {
 	callbacks bool // some member has a callback
 }
 
-func summarize(ms []*pending) memberSum {
+func summarize(ms []pending) memberSum {
 	s := memberSum{oneEpoch: true}
 	if len(ms) > 0 {
 		s.epoch = ms[0].epoch
 	}
-	for _, m := range ms {
+	for i := range ms {
+		m := &ms[i]
 		s.bytes += m.size
 		s.oneEpoch = s.oneEpoch && m.epoch == s.epoch
 		s.callbacks = s.callbacks || m.cb != nil
@@ -54,7 +55,8 @@ func (c *completion) deliver() {
 	if !c.sum.callbacks {
 		return
 	}
-	for j, m := range c.group {
+	for j := range c.group {
+		m := &c.group[j]
 		if m.cb == nil {
 			continue
 		}

@@ -39,9 +39,9 @@ type dispatcher struct {
 
 	queues  []*shardQ
 	byID    map[string]*shardQ
-	agg     bool       // shard-predicted aggregation in use
-	waiting []*pending // accepted before the first shard map read finished
-	queued  int        // records in queues and waiting
+	agg     bool      // shard-predicted aggregation in use
+	waiting []pending // accepted before the first shard map read finished
+	queued  int       // records in queues and waiting
 	qBytes  int
 
 	results  chan *response
@@ -52,7 +52,7 @@ type dispatcher struct {
 	out      []completion // outcomes of this iteration, pushed to the completer
 	okRecs   int64        // successes in out, added to the stats with it
 	okBytes  int64
-	intake   []*pending
+	intake   []pending
 	swept    time.Time
 	aborting bool
 
@@ -147,12 +147,12 @@ func (d *dispatcher) flushOut() {
 func (d *dispatcher) succeed(m *pending, res Result) {
 	d.okRecs++
 	d.okBytes += int64(m.size)
-	d.out = append(d.out, completion{m: m, res: res})
+	d.out = append(d.out, completion{m: *m, res: res})
 }
 
 func (d *dispatcher) fail(m *pending, err error) {
 	d.p.stats.failed.Add(1)
-	d.out = append(d.out, completion{m: m, err: err})
+	d.out = append(d.out, completion{m: *m, err: err})
 }
 
 // expire fails a record whose TTL passed.
@@ -164,12 +164,13 @@ func (d *dispatcher) expire(m *pending) {
 	}
 }
 
-func (d *dispatcher) absorb(in []*pending) {
-	for _, m := range in {
+func (d *dispatcher) absorb(in []pending) {
+	for i := range in {
+		m := &in[i]
 		d.queued++
 		d.qBytes += m.size
 		if !d.mapKnown {
-			d.waiting = append(d.waiting, m)
+			d.waiting = append(d.waiting, *m)
 			continue
 		}
 		d.route(m).push(m)
@@ -190,23 +191,23 @@ func (d *dispatcher) route(m *pending) *shardQ {
 }
 
 // dequeued updates the totals after records left the queues.
-func (d *dispatcher) dequeued(ms []*pending) {
-	for _, m := range ms {
+func (d *dispatcher) dequeued(ms []pending) {
+	for i := range ms {
 		d.queued--
-		d.qBytes -= m.size
+		d.qBytes -= ms[i].size
 	}
 }
 
 func (d *dispatcher) failQueued(err error) {
-	for _, m := range d.waiting {
-		d.fail(m, err)
+	for i := range d.waiting {
+		d.fail(&d.waiting[i], err)
 	}
 	d.dequeued(d.waiting)
 	d.waiting = nil
 	for _, q := range d.queues {
 		ms := q.all()
-		for _, m := range ms {
-			d.fail(m, err)
+		for i := range ms {
+			d.fail(&ms[i], err)
 		}
 		d.dequeued(ms)
 		q.reset()
@@ -217,19 +218,20 @@ func (d *dispatcher) sweep(now time.Time) {
 	d.swept = now
 	for _, q := range d.queues {
 		ms := q.removeExpired(now)
-		for _, m := range ms {
-			d.expire(m)
+		for i := range ms {
+			d.expire(&ms[i])
 		}
 		d.dequeued(ms)
 	}
 	keep := d.waiting[:0]
-	for _, m := range d.waiting {
+	for i := range d.waiting {
+		m := d.waiting[i]
 		if now.Before(m.deadline) {
 			keep = append(keep, m)
 			continue
 		}
-		d.expire(m)
-		d.dequeued([]*pending{m})
+		d.expire(&m)
+		d.dequeued([]pending{m})
 	}
 	clear(d.waiting[len(keep):])
 	d.waiting = keep
@@ -274,7 +276,7 @@ func (d *dispatcher) handleMap(r mapResult, now time.Time) {
 // install switches to shard map m (nil: none) and re-routes every queued
 // record, keeping each key's records in order.
 func (d *dispatcher) install(m *shardMap) {
-	var all []*pending
+	var all []pending
 	all = append(all, d.waiting...)
 	d.waiting = nil
 	for _, q := range d.queues {
@@ -304,8 +306,8 @@ func (d *dispatcher) install(m *shardMap) {
 			d.byID[s.id] = q
 		}
 	}
-	for _, p := range all {
-		d.route(p).push(p)
+	for i := range all {
+		d.route(&all[i]).push(&all[i])
 	}
 }
 
@@ -322,16 +324,17 @@ func (d *dispatcher) handleResponse(r *response, now time.Time) {
 	d.p.stats.requests.Add(1)
 	if d.cfg.Ordered {
 		for _, e := range r.req.entries {
-			for _, m := range e.members {
-				if n := d.busy[m.rec.PartitionKey] - 1; n > 0 {
-					d.busy[m.rec.PartitionKey] = n
+			for i := range e.members {
+				k := e.members[i].rec.PartitionKey
+				if n := d.busy[k] - 1; n > 0 {
+					d.busy[k] = n
 				} else {
-					delete(d.busy, m.rec.PartitionKey)
+					delete(d.busy, k)
 				}
 			}
 		}
 	}
-	retry := make(map[*shardQ][]*pending)
+	retry := make(map[*shardQ][]pending)
 	var order []*shardQ
 	requeue := func(m *pending, err error) {
 		m.lastErr = err
@@ -351,7 +354,7 @@ func (d *dispatcher) handleResponse(r *response, now time.Time) {
 		if _, ok := retry[q]; !ok {
 			order = append(order, q)
 		}
-		retry[q] = append(retry[q], m)
+		retry[q] = append(retry[q], *m)
 	}
 	penalize := func(q *shardQ) {
 		if q.backoffUntil.After(now) {
@@ -385,7 +388,8 @@ func (d *dispatcher) handleResponse(r *response, now time.Time) {
 					h(e.q.info.id)
 				}
 			}
-			for _, m := range e.members {
+			for i := range e.members {
+				m := &e.members[i]
 				switch {
 				case d.aborting:
 					d.fail(m, fmt.Errorf("%w (last attempt: %w)", errAborted, pe))
@@ -412,7 +416,8 @@ func (d *dispatcher) handleResponse(r *response, now time.Time) {
 				if retryIt {
 					penalize(e.q)
 				}
-				for _, m := range e.members {
+				for i := range e.members {
+					m := &e.members[i]
 					if retryIt {
 						requeue(m, pe)
 					} else {
@@ -445,8 +450,8 @@ func (d *dispatcher) handleResponse(r *response, now time.Time) {
 	for _, q := range order {
 		q.pushFront(retry[q])
 		d.queued += len(retry[q])
-		for _, m := range retry[q] {
-			d.qBytes += m.size
+		for i := range retry[q] {
+			d.qBytes += retry[q][i].size
 		}
 	}
 }

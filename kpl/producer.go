@@ -30,7 +30,7 @@ type Producer struct {
 	curCount   int            // records outstanding of the current epoch
 	spaceCh    chan struct{}  // closed when buffer space frees; nil if nobody waits
 	doneCh     chan struct{}  // closed when an epoch empties; nil if nobody waits
-	intake     []*pending     // accepted, not yet taken by the dispatcher
+	intake     []pending      // accepted, not yet taken by the dispatcher
 	// stamp is the Put time of the records of the intake batch being built,
 	// read once per stampReuse records; stampDeadline is stamp + RecordTTL.
 	stamp, stampDeadline time.Time
@@ -92,7 +92,7 @@ func (p *Producer) Put(ctx context.Context, r Record, cb Callback) error {
 	return p.enqueue(ctx, m)
 }
 
-func (p *Producer) prepare(r Record, cb Callback) (*pending, error) {
+func (p *Producer) prepare(r Record, cb Callback) (pending, error) {
 	if p.cfg.Compression == CompressionGzip {
 		r.Data = p.gz.compress(r.Data)
 	}
@@ -100,20 +100,20 @@ func (p *Producer) prepare(r Record, cb Callback) (*pending, error) {
 	if r.ExplicitHashKey == "" && size <= p.cfg.MaxRecordSize {
 		// A cached key was validated when it was first put.
 		if h, ok := p.keys.lookup(r.PartitionKey); ok {
-			return &pending{rec: r, hash: h, size: size, cb: cb}, nil
+			return pending{rec: r, hash: h, size: size, cb: cb}, nil
 		}
 	}
 	h, err := validateRecord(&r, p.cfg.MaxRecordSize)
 	if err != nil {
-		return nil, err
+		return pending{}, err
 	}
 	if r.ExplicitHashKey == "" {
 		p.keys.add(r.PartitionKey, h)
 	}
-	return &pending{rec: r, hash: h, size: size, cb: cb}, nil
+	return pending{rec: r, hash: h, size: size, cb: cb}, nil
 }
 
-func (p *Producer) enqueue(ctx context.Context, m *pending) error {
+func (p *Producer) enqueue(ctx context.Context, m pending) error {
 	p.mu.Lock()
 	for !p.closed && (p.buffered >= p.cfg.MaxBufferedRecords || p.bufBytes+m.size > p.cfg.MaxBufferedBytes) {
 		if p.spaceCh == nil {
@@ -160,7 +160,7 @@ func (p *Producer) enqueue(ctx context.Context, m *pending) error {
 const stampReuse = 64
 
 // takeIntake returns the records accepted since the last call.
-func (p *Producer) takeIntake(buf []*pending) []*pending {
+func (p *Producer) takeIntake(buf []pending) []pending {
 	p.mu.Lock()
 	in := p.intake
 	p.intake = buf[:0]
@@ -179,8 +179,8 @@ func (p *Producer) release(done []completion) {
 		case c.sum.oneEpoch:
 			p.releaseLocked(c.sum.epoch, len(c.group), c.sum.bytes)
 		default:
-			for _, m := range c.group {
-				p.releaseLocked(m.epoch, 1, m.size)
+			for j := range c.group {
+				p.releaseLocked(c.group[j].epoch, 1, c.group[j].size)
 			}
 		}
 	}

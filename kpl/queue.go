@@ -7,7 +7,7 @@ import "time"
 // shard's limiter and backoff state. Owned by the dispatcher.
 type shardQ struct {
 	info    shardInfo // id "" when there is no shard map
-	items   []*pending
+	items   []pending
 	head    int
 	bytes   int
 	limited bool
@@ -18,23 +18,23 @@ type shardQ struct {
 	failures     int
 }
 
-func (q *shardQ) len() int          { return len(q.items) - q.head }
-func (q *shardQ) at(i int) *pending { return q.items[q.head+i] }
-func (q *shardQ) front() *pending   { return q.items[q.head] }
-func (q *shardQ) push(m *pending)   { q.items = append(q.items, m); q.bytes += m.size }
-func (q *shardQ) all() []*pending   { return q.items[q.head:] }
-func (q *shardQ) reset()            { clear(q.items); q.items, q.head, q.bytes = q.items[:0], 0, 0 }
-func (q *shardQ) pop() *pending     { return q.popN(1)[0] }
+func (q *shardQ) len() int { return len(q.items) - q.head }
 
-// popN removes and returns the first n records. The returned slice aliases
-// the queue's memory only until the next push, so callers copy it.
-func (q *shardQ) popN(n int) []*pending {
-	out := make([]*pending, n)
+// at returns the i-th queued record; the pointer is valid until the queue
+// changes.
+func (q *shardQ) at(i int) *pending { return &q.items[q.head+i] }
+func (q *shardQ) front() *pending   { return &q.items[q.head] }
+func (q *shardQ) push(m *pending)   { q.items = append(q.items, *m); q.bytes += m.size }
+func (q *shardQ) all() []pending    { return q.items[q.head:] }
+func (q *shardQ) reset()            { clear(q.items); q.items, q.head, q.bytes = q.items[:0], 0, 0 }
+
+// popN removes the first n records, whose sizes add up to bytes, and returns
+// them in a new slice.
+func (q *shardQ) popN(n, bytes int) []pending {
+	out := make([]pending, n)
 	copy(out, q.items[q.head:q.head+n])
-	for i := q.head; i < q.head+n; i++ {
-		q.bytes -= q.items[i].size
-		q.items[i] = nil
-	}
+	clear(q.items[q.head : q.head+n])
+	q.bytes -= bytes
 	q.head += n
 	if q.head == len(q.items) {
 		q.items, q.head = q.items[:0], 0
@@ -47,35 +47,36 @@ func (q *shardQ) popN(n int) []*pending {
 }
 
 // pushFront puts ms (in order) before every queued record.
-func (q *shardQ) pushFront(ms []*pending) {
+func (q *shardQ) pushFront(ms []pending) {
 	if len(ms) == 0 {
 		return
 	}
-	for _, m := range ms {
-		q.bytes += m.size
+	for i := range ms {
+		q.bytes += ms[i].size
 	}
 	if q.head >= len(ms) {
 		q.head -= len(ms)
 		copy(q.items[q.head:], ms)
 		return
 	}
-	items := make([]*pending, 0, len(ms)+q.len()+16)
+	items := make([]pending, 0, len(ms)+q.len()+16)
 	items = append(items, ms...)
 	items = append(items, q.items[q.head:]...)
 	q.items, q.head = items, 0
 }
 
 // removeExpired removes the records whose deadline passed and returns them.
-func (q *shardQ) removeExpired(now time.Time) []*pending {
-	var out []*pending
+func (q *shardQ) removeExpired(now time.Time) []pending {
+	var out []pending
 	keep := q.items[:q.head]
-	for _, m := range q.items[q.head:] {
+	for i := q.head; i < len(q.items); i++ {
+		m := &q.items[i]
 		if !now.Before(m.deadline) {
-			out = append(out, m)
+			out = append(out, *m)
 			q.bytes -= m.size
 			continue
 		}
-		keep = append(keep, m)
+		keep = append(keep, *m)
 	}
 	clear(q.items[len(keep):])
 	q.items = keep

@@ -26,8 +26,8 @@ type parkedEntry struct {
 func (d *dispatcher) park(e *entry, shardID, seq string) {
 	d.parked = append(d.parked, parkedEntry{e: e, shardID: shardID, seq: seq})
 	if d.cfg.Ordered { // newer records of these keys wait for the outcome
-		for _, m := range e.members {
-			d.busy[m.rec.PartitionKey]++
+		for i := range e.members {
+			d.busy[e.members[i].rec.PartitionKey]++
 		}
 	}
 }
@@ -58,7 +58,8 @@ func (d *dispatcher) settleParked(m *shardMap) {
 			}
 		}
 		if d.cfg.Ordered {
-			for _, mb := range pe.e.members {
+			for i := range pe.e.members {
+				mb := &pe.e.members[i]
 				if n := d.busy[mb.rec.PartitionKey] - 1; n > 0 {
 					d.busy[mb.rec.PartitionKey] = n
 				} else {
@@ -66,19 +67,20 @@ func (d *dispatcher) settleParked(m *shardMap) {
 				}
 			}
 		}
-		var retry map[*shardQ][]*pending
+		var retry map[*shardQ][]pending
 		var order []*shardQ
-		for j, mb := range pe.e.members {
+		for j := range pe.e.members {
+			mb := &pe.e.members[j]
 			if idx >= 0 && !m.shards[idx].rng.Contains(mb.hash) && !d.aborting {
 				mb.lastErr = errWrongShard
 				q := d.route(mb)
 				if retry == nil {
-					retry = make(map[*shardQ][]*pending)
+					retry = make(map[*shardQ][]pending)
 				}
 				if _, ok := retry[q]; !ok {
 					order = append(order, q)
 				}
-				retry[q] = append(retry[q], mb)
+				retry[q] = append(retry[q], *mb)
 				d.p.stats.retries.Add(1)
 				continue
 			}
@@ -86,9 +88,9 @@ func (d *dispatcher) settleParked(m *shardMap) {
 		}
 		for _, q := range order {
 			q.pushFront(retry[q])
-			for _, mb := range retry[q] {
+			for i := range retry[q] {
 				d.queued++
-				d.qBytes += mb.size
+				d.qBytes += retry[q][i].size
 			}
 		}
 	}
