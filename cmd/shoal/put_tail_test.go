@@ -288,3 +288,23 @@ func TestReadyShards(t *testing.T) {
 		}
 	}
 }
+
+func TestTailTextGolden(t *testing.T) {
+	ep := startServer(t)
+	mustShoal(t, ep, "stream", "create", "one", "--shards", "1")
+	mustShoal(t, ep, "put", "one", "--file", writeLines(t, []string{"hello", "tab\there"}), "--key", "k")
+	mustShoal(t, ep, "put", "one", "--file", writeLines(t, []string{"x", "y"}), "--key", "agg", "--aggregate")
+	out := mustShoal(t, ep, "tail", "one", "--from", "trim-horizon", "--count", "4", "--poll", "20ms")
+	diffGolden(t, "tail", maskSeq(out), "shardId-000000000000\tSEQ\tk\thello\n"+
+		"shardId-000000000000\tSEQ\tk\t\"tab\\there\"\n"+
+		"shardId-000000000000\tSEQ/0\tagg\tx\n"+
+		"shardId-000000000000\tSEQ/1\tagg\ty\n")
+}
+
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{"plain text": "plain text", "é ü": "é ü", "a\tb": `"a\tb"`, "x\ny": `"x\ny"`, "\xff": `"\xff"`} {
+		if got := printable(in); got != want {
+			t.Errorf("printable(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
