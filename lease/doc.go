@@ -69,5 +69,6 @@
 // RequestHandoff, like the Java KCL 3.x's graceful handoff, sets checkpointOwner without moving
 // the counter; Shoal completes it with a counter bump. A finished lease is released (owner
 // removed) rather than kept owned until deleted. Owners with no worker row (Java KCL workers
-// during a migration) are judged on the lease counter alone.
+// during a migration) are judged on the lease counter alone and are never asked for a handoff
+// (a Java KCL 2.x worker would not honour checkpointOwner).
 package lease

@@ -284,9 +284,11 @@ func Plan(v View, cfg PlanConfig) Actions {
 	}
 
 	// Steal by graceful handoff from the workers furthest above their targets.
+	// Only workers with a heartbeat row are asked: an owner without one (a Java KCL worker during
+	// a migration) would not honour checkpointOwner, and the lease would stall.
 	var donors []string
 	for _, w := range live {
-		if w != me && load[w] > act.Targets[w] {
+		if _, shoal := rows[w]; shoal && w != me && load[w] > act.Targets[w] {
 			donors = append(donors, w)
 		}
 	}
