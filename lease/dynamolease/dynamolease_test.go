@@ -29,20 +29,22 @@ var tableSeq atomic.Int64
 // backend is one DynamoDB implementation the tests run against.
 type backend struct {
 	name   string
-	client func(t *testing.T) *dynamodb.Client
+	config func(t *testing.T) aws.Config
 }
+
+func (b backend) client(t *testing.T) *dynamodb.Client { return dynamodb.NewFromConfig(b.config(t)) }
 
 func backends() []backend {
 	return []backend{
-		{"kinesislocal", func(t *testing.T) *dynamodb.Client {
+		{"kinesislocal", func(t *testing.T) aws.Config {
 			srv, err := kinesislocal.New(kinesislocal.Options{StateDelay: 20 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { srv.Close() })
-			return dynamodb.NewFromConfig(srv.AWSConfig())
+			return srv.AWSConfig()
 		}},
-		{"dynalite", func(t *testing.T) *dynamodb.Client {
+		{"dynalite", func(t *testing.T) aws.Config {
 			ep := os.Getenv("DYNALITE_ENDPOINT")
 			if ep == "" {
 				if os.Getenv("SHOAL_REQUIRE_EMULATORS") == "1" {
@@ -50,13 +52,12 @@ func backends() []backend {
 				}
 				t.Skip("SKIPPED: dynalite conformance NOT RUN: set DYNALITE_ENDPOINT (e.g. http://127.0.0.1:4568) to run lease/dynamolease against dynalite")
 			}
-			cfg := aws.Config{
+			return aws.Config{
 				Region:       "us-east-1",
 				Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "dummy-secret", ""),
 				HTTPClient:   &http.Client{Transport: &http.Transport{Proxy: nil}},
 				BaseEndpoint: aws.String(ep),
 			}
-			return dynamodb.NewFromConfig(cfg)
 		}},
 	}
 }
