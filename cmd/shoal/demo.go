@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -296,13 +295,13 @@ func (d *demo) produceAndDisrupt(ctx context.Context) error {
 		case <-t.C:
 		}
 		el := time.Since(start)
+		// The busiest running worker is the victim; if none holds a shard yet (a slow start),
+		// the event waits for the next tick.
 		if !killed && el >= d.opts.killAt {
-			killed = true
-			d.signal("worker-1", syscall.SIGKILL, "killed")
+			killed = d.signalBusiest(syscall.SIGKILL, "killed")
 		}
-		if !stopped && el >= d.opts.stopAt {
-			stopped = true
-			d.signal("worker-2", syscall.SIGTERM, "stopped")
+		if !stopped && el >= d.opts.stopAt && el >= d.opts.killAt+time.Second {
+			stopped = d.signalBusiest(syscall.SIGTERM, "stopped")
 		}
 		if !split && el >= d.opts.splitAt {
 			split = true
@@ -343,22 +342,36 @@ func (d *demo) put(ctx context.Context, n int) error {
 	return nil
 }
 
-func (d *demo) signal(id string, sig syscall.Signal, state string) {
+// signalBusiest sends sig to the running worker that processes the most shards, if it processes
+// any and another worker would be left running, and reports whether it did.
+func (d *demo) signalBusiest(sig syscall.Signal, state string) bool {
 	d.mu.Lock()
-	p := d.procs[id]
-	if p == nil || p.state != "running" {
-		d.mu.Unlock()
-		return
+	var p *demoProc
+	running, most := 0, 0
+	for _, q := range d.sortedProcs() {
+		if q.state != "running" {
+			continue
+		}
+		running++
+		if n := len(d.shardsOf(q)); n > most {
+			p, most = q, n
+		}
 	}
+	if p == nil || running < 2 {
+		d.mu.Unlock()
+		return false
+	}
+	shards := d.shardsOf(p)
 	p.state, p.at = state, time.Now()
-	shards := sortedKeys(p.shards)
+	id := p.id
 	d.mu.Unlock()
 	how := "SIGKILL: no goodbye, its leases expire"
 	if sig == syscall.SIGTERM {
 		how = "SIGTERM: graceful, it checkpoints and releases its leases"
 	}
-	d.logf("%s %s (%s); it held %s", state, id, how, strings.Join(shards, " "))
+	d.logf("%s %s (%s); it was processing shards %s", state, id, how, strings.Join(shards, " "))
 	p.cmd.Process.Signal(sig)
+	return true
 }
 
 func (d *demo) split(ctx context.Context) {
@@ -397,13 +410,4 @@ func (d *demo) stopAll() {
 			<-p.done
 		}
 	}
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
