@@ -42,11 +42,18 @@ func (c *compareFlags) Set(s string) error {
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "leases" {
-		return runBenchLeases(ctx, args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "leases":
+			return runBenchLeases(ctx, args[1:], stdout, stderr)
+		case "consumer":
+			return runBenchConsumer(ctx, args[1:], stdout, stderr)
+		case "producer":
+			return runBenchProducer(ctx, args[1:], stdout, stderr)
+		}
 	}
 	if len(args) == 0 || args[0] != "server" {
-		fmt.Fprintln(stderr, "Usage: shoal bench server|leases [flags]\n\nScenarios:\n  server  PutRecords/GetRecords throughput and memory per record, beside another server\n  leases  failover, graceful handoff, rebalance, lease-table cost, 1000 leases")
+		fmt.Fprintln(stderr, "Usage: shoal bench server|leases|consumer|producer [flags]\n\nScenarios, each beside a baseline measured in the same run:\n  server    PutRecords/GetRecords throughput and memory per record, beside another server (e.g. kinesalite)\n  leases    failover, graceful handoff, rebalance, lease-table cost, 1000 leases (beside the Java KCL's figures)\n  consumer  kcl CPU per record beside a bare GetRecords loop\n  producer  kpl records per CPU-second beside a bare PutRecords loop")
 		return errUsage
 	}
 	fs := newFlags("bench server", "bench server [--compare NAME=URL[@PID]]... [--duration 10s] [--raw]", stderr)
