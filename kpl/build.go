@@ -19,6 +19,9 @@ type entry struct {
 	aggregated bool
 	charged    bool      // the shard's limiter was charged (and holds it)
 	sum        memberSum // of members
+	pooled     bool      // members came from Producer.members
+	ownsData   bool      // rec.Data is the producer's buffer, reused after the call
+	one        [1]pending
 }
 
 // request is one PutRecords call being built or in flight.
@@ -141,7 +144,8 @@ func (d *dispatcher) keyBusy(key string, cur *request) bool {
 // tokens.
 func (d *dispatcher) take(q *shardQ, cur *request, now time.Time, fullOnly bool) (*entry, takeResult, time.Time) {
 	for q.len() > 0 && !now.Before(q.front().deadline) {
-		ms := q.popN(1, q.front().size)
+		var one [1]pending
+		ms := q.popN(1, q.front().size, one[:])
 		d.dequeued(ms)
 		d.expire(&ms[0])
 	}
@@ -178,9 +182,10 @@ func (d *dispatcher) takeRaw(q *shardQ, cur *request, now time.Time, budget int)
 		if q.limited {
 			q.lim.take(head.size)
 		}
-		ms := q.popN(1, head.size) // head is cleared
+		e := &entry{}
+		ms := q.popN(1, head.size, e.one[:]) // head is cleared
 		d.dequeued(ms)
-		e := d.newEntry(q, cur, ms[0].rec, ms[0].size, ms, false)
+		d.newEntry(e, q, cur, ms[0].rec, ms[0].size, ms, false)
 		e.charged = q.limited
 		return e, took, time.Time{}
 	}
@@ -227,21 +232,26 @@ func (d *dispatcher) takeAggregate(q *shardQ, cur *request, now time.Time, fullO
 	if fullOnly && !sizeStop {
 		return nil, notFull, time.Time{}
 	}
-	rec, _ := d.enc.Outer(nil)
+	rec, _ := d.enc.Outer(d.dataBuf())
 	size := d.enc.OuterSize()
 	if q.limited {
 		q.lim.take(size)
 	}
-	ms := q.popN(n, bytes)
-	e := d.newEntry(q, cur, rec, size, ms, n > 1)
+	e := &entry{ownsData: true}
+	var ms []pending
+	if n == 1 {
+		ms = q.popN(1, bytes, e.one[:])
+	} else {
+		ms = q.popN(n, bytes, d.p.members.get(n))
+		e.pooled = true
+	}
+	d.newEntry(e, q, cur, rec, size, ms, n > 1)
 	d.queued -= n
 	d.qBytes -= bytes
 	e.charged = q.limited
 	return e, took, time.Time{}
 }
 
-// newEntry makes the entry of records ms taken for request cur, which is
-// always launched: it counts the attempt.
 // addedAtMost bounds what adding r to an Encoder holding n records adds to
 // its Size: both key table entries as if new, and index varints as if the
 // largest possible (n).
@@ -264,8 +274,10 @@ func varintLen(v int) int {
 	return n
 }
 
-func (d *dispatcher) newEntry(q *shardQ, cur *request, rec Record, size int, ms []pending, aggregated bool) *entry {
-	e := &entry{q: q, rec: rec, size: size, members: ms, aggregated: aggregated, sum: summarize(ms)}
+// newEntry fills e, the entry of records ms taken for request cur, which is
+// always launched: it counts the attempt.
+func (d *dispatcher) newEntry(e *entry, q *shardQ, cur *request, rec Record, size int, ms []pending, aggregated bool) *entry {
+	e.q, e.rec, e.size, e.members, e.aggregated, e.sum = q, rec, size, ms, aggregated, summarize(ms)
 	for i := range ms {
 		ms[i].attempts++
 	}
@@ -338,4 +350,31 @@ func (p *Producer) send(req *request) *response {
 		h(info)
 	}
 	return &response{req: req, out: out, err: err}
+}
+
+// maxDataBufs bounds the aggregate buffers the dispatcher keeps for reuse.
+const maxDataBufs = 64
+
+// dataBuf returns an empty buffer for an aggregate, reused if one is free.
+func (d *dispatcher) dataBuf() []byte {
+	k := len(d.dataBufs)
+	if k == 0 {
+		return nil
+	}
+	b := d.dataBufs[k-1]
+	d.dataBufs[k-1] = nil
+	d.dataBufs = d.dataBufs[:k-1]
+	return b
+}
+
+// recycleData keeps the aggregate buffers of a finished request's entries.
+// The SDK does not keep a request's data after PutRecords returns (see
+// KinesisAPI).
+func (d *dispatcher) recycleData(req *request) {
+	for _, e := range req.entries {
+		if e.ownsData && len(d.dataBufs) < maxDataBufs {
+			d.dataBufs = append(d.dataBufs, e.rec.Data[:0])
+		}
+		e.rec.Data, e.ownsData = nil, false
+	}
 }

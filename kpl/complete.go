@@ -9,8 +9,9 @@ type completion struct {
 	res Result  // for a group: the members' Result but Attempts and SubSequenceNumber
 	err error
 
-	group []pending
-	sum   memberSum // of group
+	group  []pending
+	sum    memberSum // of group
+	pooled bool      // group goes back to Producer.members once released
 }
 
 // memberSum summarises an entry's members, so that completing a written
@@ -152,4 +153,43 @@ func (c *completer) pending() bool {
 func (c *completer) close() {
 	c.once.Do(func() { close(c.stop) })
 	<-c.done
+}
+
+// memberPool recycles the member slices of written aggregates: the
+// completer returns them, emptied, once their records are released, and the
+// dispatcher fills them again, so a steady producer allocates none. Safe for
+// concurrent use.
+type memberPool struct {
+	mu   sync.Mutex
+	free [][]pending
+}
+
+// maxPooledSlices bounds the slices a memberPool keeps.
+const maxPooledSlices = 64
+
+// get returns an empty slice, with room for n records if it came from the
+// pool and had that room.
+func (p *memberPool) get(n int) []pending {
+	p.mu.Lock()
+	var s []pending
+	if k := len(p.free); k > 0 {
+		s = p.free[k-1]
+		p.free[k-1] = nil
+		p.free = p.free[:k-1]
+	}
+	p.mu.Unlock()
+	if cap(s) < n {
+		return make([]pending, 0, n)
+	}
+	return s
+}
+
+// put empties s (dropping its references to user data) and keeps it.
+func (p *memberPool) put(s []pending) {
+	clear(s)
+	p.mu.Lock()
+	if len(p.free) < maxPooledSlices {
+		p.free = append(p.free, s[:0])
+	}
+	p.mu.Unlock()
 }

@@ -12,7 +12,9 @@ import (
 
 // KinesisAPI is the part of the Kinesis API the producer calls. *kinesis.Client
 // satisfies it. Implementations must be safe for concurrent use: the producer
-// calls PutRecords from up to Config.MaxInFlight goroutines at once.
+// calls PutRecords from up to Config.MaxInFlight goroutines at once. Like
+// io.Writer's Write, PutRecords must not keep in.Records or their Data after
+// it returns: the producer reuses its aggregate buffers.
 type KinesisAPI interface {
 	PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error)
 	ListShards(ctx context.Context, in *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error)

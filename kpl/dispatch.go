@@ -53,6 +53,7 @@ type dispatcher struct {
 	okRecs   int64        // successes in out, added to the stats with it
 	okBytes  int64
 	intake   []pending
+	dataBufs [][]byte // aggregate buffers free for reuse
 	swept    time.Time
 	aborting bool
 
@@ -443,7 +444,7 @@ func (d *dispatcher) handleResponse(r *response, now time.Time) {
 			}
 			d.okRecs += int64(len(e.members))
 			d.okBytes += int64(e.sum.bytes)
-			d.out = append(d.out, completion{group: e.members, sum: e.sum,
+			d.out = append(d.out, completion{group: e.members, sum: e.sum, pooled: e.pooled,
 				res: Result{ShardID: shardID, SequenceNumber: seq, Aggregated: e.aggregated}})
 		}
 	}
@@ -454,6 +455,7 @@ func (d *dispatcher) handleResponse(r *response, now time.Time) {
 			d.qBytes += retry[q][i].size
 		}
 	}
+	d.recycleData(r.req)
 }
 
 func deref(s *string) string {

@@ -19,6 +19,8 @@ type Producer struct {
 	cfg  settings
 	gz   gzipPool
 	keys keyCache // hash keys of recently put partition keys
+	// members recycles the member slices of written aggregates.
+	members memberPool
 
 	// mu guards the accounting below, shared by Put, the completer and Flush.
 	mu         sync.Mutex
@@ -189,6 +191,11 @@ func (p *Producer) release(done []completion) {
 		p.spaceCh = nil
 	}
 	p.mu.Unlock()
+	for i := range done {
+		if done[i].pooled {
+			p.members.put(done[i].group)
+		}
+	}
 }
 
 // releaseLocked gives back the buffer space of n completed records of Flush

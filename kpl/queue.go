@@ -24,15 +24,25 @@ func (q *shardQ) len() int { return len(q.items) - q.head }
 // changes.
 func (q *shardQ) at(i int) *pending { return &q.items[q.head+i] }
 func (q *shardQ) front() *pending   { return &q.items[q.head] }
-func (q *shardQ) push(m *pending)   { q.items = append(q.items, *m); q.bytes += m.size }
 func (q *shardQ) all() []pending    { return q.items[q.head:] }
 func (q *shardQ) reset()            { clear(q.items); q.items, q.head, q.bytes = q.items[:0], 0, 0 }
 
-// popN removes the first n records, whose sizes add up to bytes, and returns
-// them in a new slice.
-func (q *shardQ) popN(n, bytes int) []pending {
-	out := make([]pending, n)
-	copy(out, q.items[q.head:q.head+n])
+// push appends a copy of m. When the array is full and at least half of it
+// was popped, the queued records move to its front instead of growing it.
+func (q *shardQ) push(m *pending) {
+	if len(q.items) == cap(q.items) && q.head > 0 && q.head >= len(q.items)/2 {
+		k := copy(q.items, q.items[q.head:])
+		clear(q.items[k:])
+		q.items, q.head = q.items[:k], 0
+	}
+	q.items = append(q.items, *m)
+	q.bytes += m.size
+}
+
+// popN removes the first n records, whose sizes add up to bytes, and
+// returns them appended to into[:0].
+func (q *shardQ) popN(n, bytes int, into []pending) []pending {
+	out := append(into[:0], q.items[q.head:q.head+n]...)
 	clear(q.items[q.head : q.head+n])
 	q.bytes -= bytes
 	q.head += n

@@ -19,6 +19,8 @@ type V1Putter struct {
 	Client  *kinesis.Client
 	Written atomic.Int64 // user records in successful entries
 	Failed  atomic.Int64 // failed entries
+	Calls   atomic.Int64 // PutRecords calls
+	Entries atomic.Int64 // entries sent
 }
 
 // PutRecords converts the request, calls the v2 client and converts back.
@@ -27,6 +29,8 @@ func (p *V1Putter) PutRecords(in *kv1.PutRecordsInput) (*kv1.PutRecordsOutput, e
 	for i, r := range in.Records {
 		req.Records[i] = types.PutRecordsRequestEntry{Data: r.Data, PartitionKey: r.PartitionKey, ExplicitHashKey: r.ExplicitHashKey}
 	}
+	p.Calls.Add(1)
+	p.Entries.Add(int64(len(in.Records)))
 	out, err := p.Client.PutRecords(context.Background(), req)
 	if err != nil {
 		return nil, err

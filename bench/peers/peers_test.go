@@ -193,7 +193,9 @@ func BenchmarkProducers(b *testing.B) {
 			if err := p.Close(ctx); err != nil {
 				b.Fatal(err)
 			}
-			report(b, start, cpu0, p.Stats().UserRecordsPut)
+			st := p.Stats()
+			report(b, start, cpu0, st.UserRecordsPut)
+			b.ReportMetric(float64(st.KinesisRecordsPut)/float64(st.Requests), "entries/request")
 		})
 	}
 	b.Run("a8m/aggregation=true", func(b *testing.B) {
@@ -208,5 +210,6 @@ func BenchmarkProducers(b *testing.B) {
 		}
 		p.Stop()
 		report(b, start, cpu0, put.Written.Load())
+		b.ReportMetric(float64(put.Entries.Load())/float64(put.Calls.Load()), "entries/request")
 	})
 }
