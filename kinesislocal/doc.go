@@ -17,5 +17,15 @@
 // Options.Limits enforces AWS's per-shard throughput limits and Options.Faults injects errors and
 // latency per operation, so consumers can be tested against throttling and failures.
 //
-// State is in memory unless Options.DataDir is set.
+// State is in memory unless Options.DataDir is set. Then each engine keeps an append-only log
+// under the directory (kinesis/streams.log, dynamodb/dynamodb.log) and fsyncs every acknowledged
+// write before answering; concurrent writers share one fsync (group commit). An acknowledged
+// PutRecord(s) or item write therefore survives kill -9 of the server; a torn tail left by a crash
+// is cut off on restart; logs are compacted on open (Kinesis) or on Close and growth (DynamoDB).
+// Each data directory is locked (flock) by one server at a time.
+//
+// Clients on a socket: aws-sdk-go-v2 closes a request body as soon as the response headers
+// arrive, which races Go's transport against a server that answers in microseconds (the call
+// fails with "use of closed network connection" and a retried PutRecords is stored twice). Wrap
+// the client's transport in BufferedTransport. In-process clients (AWSConfig) are not affected.
 package kinesislocal
