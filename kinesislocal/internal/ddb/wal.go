@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 
 	"github.com/shoal-go/shoal/kinesislocal/internal/ddb/attr"
+	"github.com/shoal-go/shoal/kinesislocal/internal/dirlock"
 )
 
 // mutation is one logged change: a table's metadata (create or update), a table drop, an item
@@ -68,9 +69,9 @@ func openWAL(dir string, apply func(mutation) error) (*wal, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("ddb: create data dir: %w", err)
 	}
-	lock, err := lockDir(dir)
+	lock, err := dirlock.Lock(dir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ddb: %w", err)
 	}
 	fail := func(f *os.File, err error) (*wal, error) {
 		if f != nil {

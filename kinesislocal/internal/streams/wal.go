@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/shoal-go/shoal/kinesislocal/internal/dirlock"
 )
 
 // The write-ahead log: one append-only file, DataDir/streams.log, of frames
@@ -51,9 +53,9 @@ func openWAL(dir string, compactThreshold int64, apply func(kind byte, payload [
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("streams: create data dir: %w", err)
 	}
-	lock, err := lockDir(dir)
+	lock, err := dirlock.Lock(dir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("streams: %w", err)
 	}
 	w, err := openLog(dir, compactThreshold, apply, compact)
 	if err != nil {
