@@ -178,6 +178,18 @@ func (f *fleet) stopAll() {
 	}
 }
 
+// awaitAll waits (up to 30 s) until every record produced so far was processed.
+func (f *fleet) awaitAll(ctx context.Context) {
+	f.mu.Lock()
+	total := f.produced
+	f.mu.Unlock()
+	waitUntil(ctx, 30*time.Second, func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return len(f.seen) >= total
+	})
+}
+
 func (f *fleet) duplicates() (dups, lost int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

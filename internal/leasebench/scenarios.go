@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/shoal-go/shoal/internal/clientbench"
 	"github.com/shoal-go/shoal/kinesislocal"
 	"github.com/shoal-go/shoal/lease"
 	"github.com/shoal-go/shoal/lease/dynamolease"
@@ -97,14 +97,7 @@ func failoverOnce(ctx context.Context, srv *kinesislocal.Server, graceful bool, 
 	f.mu.Unlock()
 	stopProd()
 	prod.Wait()
-	f.mu.Lock()
-	total := f.produced
-	f.mu.Unlock()
-	waitUntil(ctx, 30*time.Second, func() bool {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		return len(f.seen) >= total
-	})
+	f.awaitAll(ctx)
 	out.Duplicates, out.Lost = f.duplicates()
 	return out, nil
 }
@@ -146,14 +139,7 @@ func Rebalance(ctx context.Context, n int) (took time.Duration, dups, lost int, 
 	took = time.Since(t0)
 	stopProd()
 	prod.Wait()
-	f.mu.Lock()
-	total := f.produced
-	f.mu.Unlock()
-	waitUntil(ctx, 30*time.Second, func() bool {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		return len(f.seen) >= total
-	})
+	f.awaitAll(ctx)
 	dups, lost = f.duplicates()
 	return took, dups, lost, nil
 }
@@ -267,17 +253,12 @@ func ManyLeases(ctx context.Context, n int, window time.Duration) (Scale, error)
 	}
 	out := Scale{Leases: n, AcquireAllIn: time.Since(t0)}
 	runtime.GC()
-	c0, w0 := cpu(), time.Now()
+	c0, w0 := clientbench.CPU(), time.Now()
 	time.Sleep(window)
-	out.CPUPerSecond = time.Duration(float64(cpu()-c0) / time.Since(w0).Seconds())
+	out.CPUPerSecond = time.Duration(float64(clientbench.CPU()-c0) / time.Since(w0).Seconds())
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	out.HeapBytes = ms.HeapInuse
 	return out, nil
 }
 
-func cpu() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
