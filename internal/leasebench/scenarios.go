@@ -261,4 +261,3 @@ func ManyLeases(ctx context.Context, n int, window time.Duration) (Scale, error)
 	out.HeapBytes = ms.HeapInuse
 	return out, nil
 }
-
