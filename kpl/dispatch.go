@@ -52,8 +52,8 @@ type dispatcher struct {
 	out      []completion // outcomes of this iteration, pushed to the completer
 	okRecs   int64        // successes in out, added to the stats with it
 	okBytes  int64
-	intake   []pending
-	dataBufs [][]byte // aggregate buffers free for reuse
+	intake   [][]pending // emptied intake chunks, handed back on the next take
+	dataBufs [][]byte    // aggregate buffers free for reuse
 	swept    time.Time
 	aborting bool
 
@@ -165,19 +165,21 @@ func (d *dispatcher) expire(m *pending) {
 	}
 }
 
-func (d *dispatcher) absorb(in []pending) {
-	for i := range in {
-		m := &in[i]
-		d.queued++
-		d.qBytes += m.size
-		if !d.mapKnown {
-			d.waiting = append(d.waiting, *m)
-			continue
+func (d *dispatcher) absorb(chunks [][]pending) {
+	for _, in := range chunks {
+		for i := range in {
+			m := &in[i]
+			d.queued++
+			d.qBytes += m.size
+			if !d.mapKnown {
+				d.waiting = append(d.waiting, *m)
+				continue
+			}
+			d.route(m).push(m)
 		}
-		d.route(m).push(m)
+		clear(in)
 	}
-	clear(in)
-	d.intake = in[:0]
+	d.intake = chunks
 }
 
 // route returns the queue of m's predicted shard.

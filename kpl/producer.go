@@ -32,7 +32,8 @@ type Producer struct {
 	curCount   int            // records outstanding of the current epoch
 	spaceCh    chan struct{}  // closed when buffer space frees; nil if nobody waits
 	doneCh     chan struct{}  // closed when an epoch empties; nil if nobody waits
-	intake     []pending      // accepted, not yet taken by the dispatcher
+	intake     [][]pending    // accepted, not yet taken by the dispatcher, in chunks
+	spare      [][]pending    // empty intake chunks for reuse
 	// stamp is the Put time of the records of the intake batch being built,
 	// read once per stampReuse records; stampDeadline is stamp + RecordTTL.
 	stamp, stampDeadline time.Time
@@ -149,7 +150,18 @@ func (p *Producer) enqueue(ctx context.Context, m pending) error {
 	p.buffered++
 	p.bufBytes += m.size
 	p.curCount++
-	p.intake = append(p.intake, m)
+	if k := len(p.intake); k == 0 || len(p.intake[k-1]) == intakeChunk {
+		var c []pending
+		if n := len(p.spare); n > 0 {
+			c, p.spare[n-1] = p.spare[n-1], nil
+			p.spare = p.spare[:n-1]
+		} else {
+			c = make([]pending, 0, intakeChunk)
+		}
+		p.intake = append(p.intake, c)
+	}
+	last := &p.intake[len(p.intake)-1]
+	*last = append(*last, m)
 	p.mu.Unlock()
 	select {
 	case p.intakeSig <- struct{}{}:
@@ -161,11 +173,20 @@ func (p *Producer) enqueue(ctx context.Context, m pending) error {
 // stampReuse is how many records of one intake batch share a clock read.
 const stampReuse = 64
 
-// takeIntake returns the records accepted since the last call.
-func (p *Producer) takeIntake(buf []pending) []pending {
+// intakeChunk is the number of records of one intake chunk. Chunks are
+// reused, so a busy intake never grows (and copies) one large slice.
+const intakeChunk = 256
+
+// takeIntake returns the records accepted since the last call, in chunks.
+// It takes back done, the emptied chunks and chunk list of the previous call.
+func (p *Producer) takeIntake(done [][]pending) [][]pending {
 	p.mu.Lock()
 	in := p.intake
-	p.intake = buf[:0]
+	for _, c := range done {
+		p.spare = append(p.spare, c[:0])
+	}
+	clear(done)
+	p.intake = done[:0]
 	p.mu.Unlock()
 	return in
 }
