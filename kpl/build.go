@@ -143,7 +143,7 @@ func (d *dispatcher) keyBusy(key string, cur *request) bool {
 // AggregationMaxSize, the request's remaining bytes and the shard's byte
 // tokens.
 func (d *dispatcher) take(q *shardQ, cur *request, now time.Time, fullOnly bool) (*entry, takeResult, time.Time) {
-	for q.len() > 0 && !now.Before(q.front().deadline) {
+	for q.len() > 0 && q.front().expired(now, d.cfg.RecordTTL) {
 		var one [1]pending
 		ms := q.popN(1, q.front().size, one[:])
 		d.dequeued(ms)

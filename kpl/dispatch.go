@@ -220,7 +220,7 @@ func (d *dispatcher) failQueued(err error) {
 func (d *dispatcher) sweep(now time.Time) {
 	d.swept = now
 	for _, q := range d.queues {
-		ms := q.removeExpired(now)
+		ms := q.removeExpired(now, d.cfg.RecordTTL)
 		for i := range ms {
 			d.expire(&ms[i])
 		}
@@ -229,7 +229,7 @@ func (d *dispatcher) sweep(now time.Time) {
 	keep := d.waiting[:0]
 	for i := range d.waiting {
 		m := d.waiting[i]
-		if now.Before(m.deadline) {
+		if !m.expired(now, d.cfg.RecordTTL) {
 			keep = append(keep, m)
 			continue
 		}
@@ -345,7 +345,7 @@ func (d *dispatcher) handleResponse(r *response, now time.Time) {
 			d.fail(m, fmt.Errorf("%w (last attempt: %w)", errAborted, err))
 			return
 		}
-		if !now.Before(m.deadline) {
+		if m.expired(now, d.cfg.RecordTTL) {
 			d.expire(m)
 			return
 		}

@@ -35,9 +35,9 @@ type Producer struct {
 	intake     [][]pending    // accepted, not yet taken by the dispatcher, in chunks
 	spare      [][]pending    // empty intake chunks for reuse
 	// stamp is the Put time of the records of the intake batch being built,
-	// read once per stampReuse records; stampDeadline is stamp + RecordTTL.
-	stamp, stampDeadline time.Time
-	stampUses            int
+	// read once per stampReuse records.
+	stamp     time.Time
+	stampUses int
 
 	intakeSig chan struct{} // cap 1: intake is non-empty
 	flushing  atomic.Int32  // Flush calls in progress: ignore Linger
@@ -142,11 +142,10 @@ func (p *Producer) enqueue(ctx context.Context, m pending) error {
 	// time, never late.
 	if len(p.intake) == 0 || p.stampUses >= stampReuse {
 		p.stamp = time.Now()
-		p.stampDeadline = p.stamp.Add(p.cfg.RecordTTL)
 		p.stampUses = 0
 	}
 	p.stampUses++
-	m.put, m.deadline, m.epoch = p.stamp, p.stampDeadline, p.epoch
+	m.put, m.epoch = p.stamp, p.epoch
 	p.buffered++
 	p.bufBytes += m.size
 	p.curCount++
@@ -452,8 +451,12 @@ type pending struct {
 	size     int // len(PartitionKey) + len(Data)
 	cb       Callback
 	epoch    uint64
-	put      time.Time
-	deadline time.Time
+	put      time.Time // Put time (see enqueue); the TTL runs from it
 	attempts int
 	lastErr  error
+}
+
+// expired reports whether m's TTL ended at now.
+func (m *pending) expired(now time.Time, ttl time.Duration) bool {
+	return !now.Before(m.put.Add(ttl))
 }

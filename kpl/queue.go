@@ -75,13 +75,13 @@ func (q *shardQ) pushFront(ms []pending) {
 	q.items, q.head = items, 0
 }
 
-// removeExpired removes the records whose deadline passed and returns them.
-func (q *shardQ) removeExpired(now time.Time) []pending {
+// removeExpired removes the records whose TTL ended and returns them.
+func (q *shardQ) removeExpired(now time.Time, ttl time.Duration) []pending {
 	var out []pending
 	keep := q.items[:q.head]
 	for i := q.head; i < len(q.items); i++ {
 		m := &q.items[i]
-		if !now.Before(m.deadline) {
+		if m.expired(now, ttl) {
 			out = append(out, *m)
 			q.bytes -= m.size
 			continue

@@ -30,17 +30,19 @@ type shardMap struct {
 // lookup returns the index of the shard whose range contains h, or -1 if the
 // map has a gap there (it never should).
 func (m *shardMap) lookup(h aggregate.Hash128) int {
-	i, _ := slices.BinarySearchFunc(m.shards, h, func(s shardInfo, h aggregate.Hash128) int {
-		if s.rng.End.Less(h) {
-			return -1
+	// The first shard ending at or after h (a plain loop: this runs once per
+	// record, and the generic search's comparator call costs more).
+	lo, hi := 0, len(m.shards)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if m.shards[mid].rng.End.Less(h) {
+			lo = mid + 1
+		} else {
+			hi = mid
 		}
-		if h.Less(s.rng.Start) {
-			return 1
-		}
-		return 0
-	})
-	if i < len(m.shards) && m.shards[i].rng.Contains(h) {
-		return i
+	}
+	if lo < len(m.shards) && m.shards[lo].rng.Contains(h) {
+		return lo
 	}
 	return -1
 }
