@@ -19,6 +19,7 @@ import (
 // in-process kinesislocal. Its records/cpu-s (the SDK and the server alone,
 // GC included) bounds any producer's records/cpu-s in BenchmarkProducers.
 func BenchmarkPutRecordsFloor(b *testing.B) {
+	warmUp(b)
 	data := make([]byte, 100)
 	var enc aggregate.Encoder
 	for i := 0; ; i++ {

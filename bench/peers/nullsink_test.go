@@ -97,6 +97,7 @@ func (s v1Sink) PutRecords(in *kv1.PutRecordsInput) (*kv1.PutRecordsOutput, erro
 // which always aggregates; records/entry shows both pack ~450 records into
 // each Kinesis record. shoal/aggregation=false is shown for scale only.
 func BenchmarkProducersNullSink(b *testing.B) {
+	warmUp(b)
 	data := make([]byte, 100)
 	keys := make([]string, 1000)
 	for i := range keys {

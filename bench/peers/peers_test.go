@@ -162,6 +162,7 @@ func cpuTime() time.Duration {
 // as a8m has none and the server enforces no limits: with it on, Shoal would
 // pace each shard to AWS's 1 MiB/s and 1000 records/s.
 func BenchmarkProducers(b *testing.B) {
+	warmUp(b)
 	data := make([]byte, 100)
 	keys := make([]string, 1000)
 	for i := range keys {
