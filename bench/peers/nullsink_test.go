@@ -111,18 +111,35 @@ func BenchmarkProducersNullSink(b *testing.B) {
 		b.ReportMetric(float64(n)/wall.Seconds(), "records/s")
 		b.ReportMetric(float64(n)/cpu.Seconds(), "records/cpu-s")
 	}
-	for _, agg := range []bool{true, false} {
-		b.Run(fmt.Sprintf("shoal/aggregation=%v", agg), func(b *testing.B) {
+	for _, tc := range []struct {
+		agg, callback bool
+	}{{true, false}, {true, true}, {false, false}} {
+		name := fmt.Sprintf("shoal/aggregation=%v", tc.agg)
+		if tc.callback {
+			name += ",callback"
+		}
+		b.Run(name, func(b *testing.B) {
 			sink := &nullSink{shards: shards}
 			ctx := context.Background()
-			p, err := kpl.New(kpl.Config{Client: sink, StreamName: "s", DisableAggregation: !agg, DisableRateLimit: true})
+			p, err := kpl.New(kpl.Config{Client: sink, StreamName: "s", DisableAggregation: !tc.agg, DisableRateLimit: true})
 			if err != nil {
 				b.Fatal(err)
+			}
+			// With callback, every record gets a callback that counts
+			// successes (a8m has no success callback).
+			var ok atomic.Int64
+			var cb kpl.Callback
+			if tc.callback {
+				cb = func(_ kpl.Result, err error) {
+					if err == nil {
+						ok.Add(1)
+					}
+				}
 			}
 			b.ResetTimer()
 			start, cpu0 := time.Now(), cpuTime()
 			for i := range b.N {
-				if err := p.Put(ctx, kpl.Record{PartitionKey: keys[i%len(keys)], Data: data}, nil); err != nil {
+				if err := p.Put(ctx, kpl.Record{PartitionKey: keys[i%len(keys)], Data: data}, cb); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -131,6 +148,9 @@ func BenchmarkProducersNullSink(b *testing.B) {
 			}
 			report(b, start, cpu0, sink.written.Load())
 			b.ReportMetric(float64(sink.written.Load())/float64(sink.entries.Load()), "records/entry")
+			if tc.callback && ok.Load() != int64(b.N) {
+				b.Fatalf("%d successful callbacks, %d records", ok.Load(), b.N)
+			}
 		})
 	}
 	b.Run("a8m/aggregation=true", func(b *testing.B) {
