@@ -11,7 +11,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 )
 
 // streamARN returns the stream's ARN.
@@ -105,7 +107,7 @@ func caseSubscribeToShard(t *testing.T, tg *target) {
 	if tg.deviates(t, "subscribe-to-shard") {
 		fake := aws.String(aws.ToString(arn) + "/consumer/c1:1700000000")
 		_, err := kc.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: fake, ShardId: shard,
-			StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon}})
+			StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon}}, ownProtocol)
 		wantCode(t, err, "UnknownOperationException", "SubscribeToShard")
 		return
 	}
@@ -128,13 +130,13 @@ func caseSubscribeToShard(t *testing.T, tg *target) {
 		// Without the shim the SDK rejects the stream. A separate consumer keeps the failed
 		// subscription's lease (held until its connection closes) out of the way.
 		raw := registerConsumer(t, ctx, kc, arn, "raw")
-		_, err := tg.rawKC.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: raw, ShardId: shard, StartingPosition: start})
+		_, err := tg.rawKC.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: raw, ShardId: shard, StartingPosition: start}, ownProtocol)
 		if err == nil || !strings.Contains(err.Error(), "initial-response") {
 			t.Fatalf("SubscribeToShard without the shim: %v; the declared deviation is \"expected initial-response\"", err)
 		}
 	}
 	carn := registerConsumer(t, ctx, kc, arn, "c1")
-	sub, err := kc.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: carn, ShardId: shard, StartingPosition: start})
+	sub, err := kc.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: carn, ShardId: shard, StartingPosition: start}, ownProtocol)
 	must(t, err, "SubscribeToShard")
 	stream := sub.GetStream()
 	defer stream.Close()
@@ -196,7 +198,7 @@ func caseSubscribeShardEnd(t *testing.T, tg *target) {
 
 	carn := registerConsumer(t, ctx, kc, arn, "c1")
 	sub, err := kc.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: carn, ShardId: parent.ShardId,
-		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon}})
+		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon}}, ownProtocol)
 	must(t, err, "SubscribeToShard on a closed shard")
 	stream := sub.GetStream()
 	defer stream.Close()
@@ -265,4 +267,11 @@ func caseSubscribeShardEnd(t *testing.T, tg *target) {
 			t.Fatalf("after %v: records %q, shard-end event seen %v, stream still open", watch, got, endEvent != nil)
 		}
 	}
+}
+
+// ownProtocol gives one SubscribeToShard call a protocol of its own: smithy-go v1.28.8 shares one
+// event-stream decoder per client, and parallel cases subscribing through one client race on it
+// (the race detector flags it). kcl does the same.
+func ownProtocol(o *kinesis.Options) {
+	o.Protocol = awsjson.New11(schemas.Kinesis_20131202)
 }
