@@ -23,3 +23,8 @@ export SHOAL_REQUIRE_EMULATORS=1
 
 echo "== go test -race"
 go test -race -count=1 -timeout 45m "$@" ./...
+
+# The peer-comparison module (a8m/kinesis-producer) has its own go.mod so the core module never
+# depends on it; its tests show the peer's partition-key bug against ours.
+echo "== bench/peers (separate module)"
+(cd bench/peers && go vet ./... && go test -race -count=1 -timeout 10m ./...)
