@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"github.com/vmware/vmware-go-kcl-v2/clientlibrary/config"
 
 	"github.com/shoal-go/shoal/kinesislocal"
+	"github.com/shoal-go/shoal/lease"
 )
 
 // TestMain silences the global logrus logger: vmware's renewLease logs through it whatever
@@ -38,13 +40,14 @@ func TestBaseline(t *testing.T) {
 	defer srv.Close()
 	start := time.Now()
 
-	const moveShards, rebalanceShards, costLeases = 6, 20, 20
+	const moveShards, rebalanceShards, costLeases, smallLeases = 6, 20, 20, 4
 	var (
 		wg                     sync.WaitGroup
 		shoalCrash, shoalGrace moveResult
 		vmCrash, vmGrace       moveResult
 		shoalReb, vmReb, vmSt  rebalanceResult
 		shoalCost, vmCost      costResult
+		shoalSmall, vmSmall    costResult
 	)
 	abc := []workerSpec{{id: "a"}, {id: "b"}, {id: "c"}}
 	// vmware's victim a takes its 4 shards through a 1 s shard sync loop, so that setup does not
@@ -71,11 +74,23 @@ func TestBaseline(t *testing.T) {
 			workerSpec{id: "b", stealing: true}, rebalanceShards, "vm-steal", 3*time.Minute)
 	})
 	wg.Go(func() {
-		shoalCost = runCost(ctx, srv, shoalLib{}, []workerSpec{{id: "w0"}, {id: "w1"}}, costLeases, "shoal-cost", time.Minute)
+		shoalCost = runCost(ctx, srv, shoalLib{}, []workerSpec{{id: "w0"}, {id: "w1"}}, costLeases, "shoal-cost",
+			2*time.Minute, time.Minute)
 	})
+	// 20 leases would take vmware's default loop 10 loops (5-15 min) to acquire: its workers use
+	// the 1 s setup loop, which changes its reads (a GetItem per lease it does not hold per loop),
+	// not its writes (renewals only). The 4-lease runs are all defaults for both.
 	wg.Go(func() {
 		vmCost = runCost(ctx, srv, vmwareLib{}, []workerSpec{{id: "w0", setupSync: true}, {id: "w1", setupSync: true}},
-			costLeases, "vm-cost", time.Minute)
+			costLeases, "vm-cost", 2*time.Minute, time.Minute)
+	})
+	wg.Go(func() {
+		shoalSmall = runCost(ctx, srv, shoalLib{}, []workerSpec{{id: "w0"}, {id: "w1"}}, smallLeases, "shoal-small",
+			2*time.Minute, time.Minute)
+	})
+	wg.Go(func() {
+		vmSmall = runCost(ctx, srv, vmwareLib{}, []workerSpec{{id: "w0"}, {id: "w1"}}, smallLeases, "vm-small",
+			200*time.Second, time.Minute)
 	})
 	wg.Wait()
 
@@ -88,14 +103,25 @@ func TestBaseline(t *testing.T) {
 	fmt.Fprintf(&b, "| rebalance 1 -> 2 workers, %d shards, until +/-1 (default config) | %s | %s |\n",
 		rebalanceShards, rebalanceCell(shoalReb), rebalanceCell(vmReb))
 	fmt.Fprintf(&b, "| rebalance, vmware with WithLeaseStealing(true) | - | %s |\n", rebalanceCell(vmSt))
-	fmt.Fprintf(&b, "| DynamoDB writes per lease per minute, %d leases, 2 workers, no records | %s | %s |\n",
+	fmt.Fprintf(&b, "| DynamoDB writes per lease per minute, %d leases, 2 workers, no records (vmware: 1 s setup loop) | %s | %s |\n",
 		costLeases, costCell(shoalCost), costCell(vmCost))
+	fmt.Fprintf(&b, "| same, %d leases, 2 workers, both all defaults | %s | %s |\n",
+		smallLeases, costCell(shoalSmall), costCell(vmSmall))
+	fmt.Fprintf(&b, "\ndefaults: shoal lease heartbeat %v, lease duration %v, worker scan %v, lease scan %v, handoff timeout %v, "+
+		"GetRecords idle interval 250ms\n", lease.DefaultHeartbeatInterval, lease.DefaultLeaseDuration,
+		lease.DefaultWorkerScanInterval, lease.DefaultScanInterval, lease.DefaultHandoffTimeout)
+	fmt.Fprintf(&b, "defaults: vmware FailoverTimeMillis %d, LeaseRefreshWaitTime %d (renewal period), ShardSyncIntervalMillis %d "+
+		"(+/-50%% jitter; at most one lease taken per loop), IdleTimeBetweenReadsInMillis %d, EnableLeaseStealing %v, "+
+		"LeaseStealingClaimTimeoutMillis %d, LeaseSyncingIntervalMillis %d, MaxLeasesForWorker %d\n",
+		config.DefaultFailoverTimeMillis, config.DefaultLeaseRefreshWaitTime, config.DefaultShardSyncIntervalMillis,
+		config.DefaultIdleTimeBetweenReadsMillis, config.DefaultEnableLeaseStealing,
+		config.DefaultLeaseStealingClaimTimeoutMillis, config.DefaultLeaseSyncingIntervalMillis, config.DefaultMaxLeasesForWorker)
 	t.Log(b.String())
 
 	for name, err := range map[string]error{"shoal crash": shoalCrash.err, "shoal graceful": shoalGrace.err,
 		"vmware crash": vmCrash.err, "vmware graceful": vmGrace.err, "shoal rebalance": shoalReb.err,
 		"vmware rebalance": vmReb.err, "vmware stealing rebalance": vmSt.err, "shoal cost": shoalCost.err,
-		"vmware cost": vmCost.err} {
+		"vmware cost": vmCost.err, "shoal small cost": shoalSmall.err, "vmware small cost": vmSmall.err} {
 		if err != nil {
 			t.Errorf("%s did not run to the end: %v", name, err)
 		}
@@ -126,8 +152,8 @@ func moveCell(m moveResult, graceful bool) string {
 	if m.err != nil && len(m.gaps) == 0 {
 		return "error: " + m.err.Error()
 	}
-	s := fmt.Sprintf("%d moved: p50 %v, max %v", m.moved, percentile(m.gaps, 50).Round(100*time.Millisecond),
-		percentile(m.gaps, 100).Round(100*time.Millisecond))
+	s := fmt.Sprintf("%d moved: p50 %v, max %v", m.moved, percentile(m.gaps, 50).Round(10*time.Millisecond),
+		percentile(m.gaps, 100).Round(10*time.Millisecond))
 	if m.unmoved > 0 {
 		s += fmt.Sprintf("; %d not moved in %v (> %v)", m.unmoved, m.bound, m.bound)
 	}
@@ -144,10 +170,10 @@ func rebalanceCell(r rebalanceResult) string {
 		return "error: " + r.err.Error()
 	}
 	if !r.reached {
-		return fmt.Sprintf("> %v (a %d, b %d shards at the bound); %d duplicates, %d unprocessed",
-			r.bound, r.byA, r.byB, r.dups, r.lost)
+		return fmt.Sprintf("> %v (a %d, b %d shards at the bound; %d steal claims written); %d duplicates, %d unprocessed",
+			r.bound, r.byA, r.byB, r.claims, r.dups, r.lost)
 	}
-	return fmt.Sprintf("%v (a %d, b %d); %d duplicates, %d unprocessed", r.took.Round(100*time.Millisecond),
+	return fmt.Sprintf("%v (a %d, b %d); %d duplicates, %d unprocessed", r.took.Round(10*time.Millisecond),
 		r.byA, r.byB, r.dups, r.lost)
 }
 

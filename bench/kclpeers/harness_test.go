@@ -1,9 +1,11 @@
 package kclpeers
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -26,6 +28,7 @@ var errCrashed = errors.New("kclpeers: worker crashed (network cut)")
 // counts are the DynamoDB requests of one scenario's workers, by kind.
 type counts struct {
 	writes, reads atomic.Int64 // writes: PutItem, UpdateItem, DeleteItem; reads: GetItem, Scan, Query
+	claims        atomic.Int64 // vmware steal claims: PutItem conditional on attribute_not_exists(ClaimRequest)
 }
 
 // workerTransport serves a worker's requests in-process, counts its DynamoDB requests, and fails
@@ -43,9 +46,20 @@ func (t *workerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, errCrashed
 	}
-	switch strings.TrimPrefix(req.Header.Get("X-Amz-Target"), "DynamoDB_20120810.") {
+	switch op := strings.TrimPrefix(req.Header.Get("X-Amz-Target"), "DynamoDB_20120810."); op {
 	case "PutItem", "UpdateItem", "DeleteItem":
 		t.ctr.writes.Add(1)
+		if op == "PutItem" && req.Body != nil {
+			b, err := io.ReadAll(req.Body)
+			req.Body.Close()
+			if err != nil {
+				return nil, err
+			}
+			if bytes.Contains(b, []byte("attribute_not_exists(ClaimRequest)")) {
+				t.ctr.claims.Add(1)
+			}
+			req.Body = io.NopCloser(bytes.NewReader(b))
+		}
 	case "GetItem", "Scan", "Query":
 		t.ctr.reads.Add(1)
 	}

@@ -115,7 +115,8 @@ type rebalanceResult struct {
 	took       time.Duration // from b's start until both process shards/2 +/- 1
 	reached    bool
 	bound      time.Duration
-	byA, byB   int // shards last processed by a and by b when the wait ended
+	byA, byB   int   // shards last processed by a and by b when the wait ended
+	claims     int64 // vmware steal claims written during the scenario
 	dups, lost int
 	err        error
 }
@@ -158,6 +159,7 @@ func runRebalance(ctx context.Context, srv *kinesislocal.Server, lib library, a,
 	out.took = time.Since(t0)
 	by := e.rec.byWorker()
 	out.byA, out.byB = by[a.id], by[b.id]
+	out.claims = e.ctr.claims.Load()
 	stopProd()
 	prod.Wait()
 	e.rec.awaitAll(ctx, 20*time.Second)
@@ -177,7 +179,7 @@ type costResult struct {
 // runCost starts specs over a stream of leases shards with no records, waits until every lease
 // is held, and counts the workers' DynamoDB requests for window.
 func runCost(ctx context.Context, srv *kinesislocal.Server, lib library, specs []workerSpec, leases int,
-	name string, window time.Duration) (out costResult) {
+	name string, setupBound, window time.Duration) (out costResult) {
 	out.leases, out.workers, out.window = leases, len(specs), window
 	e := newEnv(srv, name)
 	if out.err = createStream(ctx, e.kc, e.stream, leases); out.err != nil {
@@ -204,8 +206,8 @@ func runCost(ctx context.Context, srv *kinesislocal.Server, lib library, specs [
 		}
 		return n
 	}
-	if !waitUntil(ctx, 2*time.Minute, func() bool { return total() == leases }) {
-		out.err = fmt.Errorf("%s: %d of %d leases held after 2 min", name, total(), leases)
+	if !waitUntil(ctx, setupBound, func() bool { return total() == leases }) {
+		out.err = fmt.Errorf("%s: %d of %d leases held after %v", name, total(), leases, setupBound)
 		return out
 	}
 	time.Sleep(5 * time.Second) // let handoffs settle
