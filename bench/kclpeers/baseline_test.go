@@ -158,6 +158,9 @@ func moveCell(m moveResult, graceful bool) string {
 		s += fmt.Sprintf("; %d not moved in %v (> %v)", m.unmoved, m.bound, m.bound)
 	}
 	s += fmt.Sprintf("; all gaps %v", roundAll(m.gaps))
+	if len(m.idle) > 0 {
+		s += fmt.Sprintf("; idle before the stop (every shard taken): %v", m.idle)
+	}
 	s += fmt.Sprintf("; %d duplicates, %d unprocessed after a 20 s drain", m.dups, m.lost)
 	if graceful {
 		return s

@@ -130,12 +130,13 @@ func (r *recorder) byWorker() map[string]int {
 	return out
 }
 
-// settled reports whether all shards were processed, by every one of workers, with no change of
-// processing worker for quiet.
-func (r *recorder) settled(shards int, workers []string, quiet time.Duration) bool {
+// settled reports whether all shards were processed, with no change of processing worker for
+// quiet, and each of workers processes shards or everyone had time to try (vmware takes one shard
+// per shard-sync loop, the first 30-90 s after start, so a worker can find every shard taken).
+func (r *recorder) settled(shards int, workers []string, quiet time.Duration, allTried bool) bool {
 	by := r.byWorker()
 	for _, w := range workers {
-		if by[w] == 0 {
+		if by[w] == 0 && !allTried {
 			return false
 		}
 	}

@@ -12,6 +12,7 @@ import (
 // moveResult is the outcome of the crash or graceful-stop scenario.
 type moveResult struct {
 	moved   int             // shards the stopped worker processed
+	idle    []string        // workers that processed no shard when the victim was stopped
 	gaps    []time.Duration // per moved shard: from the stop until another worker processed it
 	unmoved int             // moved shards nobody else processed within the bound
 	bound   time.Duration
@@ -52,11 +53,20 @@ func runMove(ctx context.Context, srv *kinesislocal.Server, lib library, gracefu
 		ws = append(ws, w)
 		ids[i] = s.id
 	}
-	if !waitUntil(ctx, setupBound, func() bool { return e.rec.settled(shards, ids, 3*time.Second) }) {
+	// vmware's first shard sync loop runs 30-90 s after Start; after 95 s every worker has tried.
+	if !waitUntil(ctx, setupBound, func() bool {
+		return e.rec.settled(shards, ids, 3*time.Second, time.Since(t0) > 95*time.Second)
+	}) {
 		out.err = fmt.Errorf("%s: fleet did not settle in %v (shards per worker %v)", name, setupBound, e.rec.byWorker())
 		return out
 	}
 	out.setup = time.Since(t0)
+	by := e.rec.byWorker()
+	for _, id := range ids {
+		if by[id] == 0 {
+			out.idle = append(out.idle, id)
+		}
+	}
 	victim := specs[0].id
 	e.rec.mu.Lock()
 	for _, s := range e.rec.shardsOfLocked(victim) {
