@@ -244,12 +244,9 @@ func (e *Engine) listConsumers(_ context.Context, body []byte) ([]byte, error) {
 	if req.StreamARN == nil {
 		return nil, errf(awsproto.Validation, "1 validation error detected: Value null at 'streamARN' failed to satisfy constraint: Member must not be null")
 	}
-	limit := 100
-	if req.MaxResults != nil {
-		limit = *req.MaxResults
-		if limit < 1 || limit > 10000 {
-			return nil, errf(awsproto.Validation, "1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 10000", limit)
-		}
+	limit, err := intParam(req.MaxResults, "maxResults", 100, 10000)
+	if err != nil {
+		return nil, err
 	}
 	after := ""
 	if req.NextToken != nil {

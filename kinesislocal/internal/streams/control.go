@@ -275,12 +275,9 @@ func (e *Engine) describeStream(_ context.Context, body []byte) ([]byte, error) 
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	limit := 100
-	if req.Limit != nil {
-		limit = *req.Limit
-		if limit < 1 || limit > 10000 {
-			return nil, errf(awsproto.Validation, "1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value between 1 and 10000", limit)
-		}
+	limit, err := intParam(req.Limit, "limit", 100, 10000)
+	if err != nil {
+		return nil, err
 	}
 	after := -1
 	if req.ExclusiveStartShardId != nil {
@@ -385,12 +382,9 @@ func (e *Engine) listStreams(_ context.Context, body []byte) ([]byte, error) {
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	limit := 100
-	if req.Limit != nil {
-		limit = *req.Limit
-		if limit < 1 || limit > 10000 {
-			return nil, errf(awsproto.Validation, "1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value between 1 and 10000", limit)
-		}
+	limit, err := intParam(req.Limit, "limit", 100, 10000)
+	if err != nil {
+		return nil, err
 	}
 	after := ""
 	if req.ExclusiveStartStreamName != nil {

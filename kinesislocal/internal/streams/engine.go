@@ -191,6 +191,18 @@ func (e *Engine) Handle(ctx context.Context, op string, body []byte) (out []byte
 }
 
 // errf builds a 400 AWS error.
+// intParam returns *v, or def when v is nil, and a ValidationException naming the member when
+// the value is outside [1, max].
+func intParam(v *int, member string, def, max int) (int, error) {
+	if v == nil {
+		return def, nil
+	}
+	if *v < 1 || *v > max {
+		return 0, errf(awsproto.Validation, "1 validation error detected: Value '%d' at '%s' failed to satisfy constraint: Member must have value between 1 and %d", *v, member, max)
+	}
+	return *v, nil
+}
+
 func errf(typ, format string, args ...any) *awsproto.Error {
 	return awsproto.Errorf(typ, format, args...)
 }

@@ -120,12 +120,9 @@ func (e *Engine) listTags(_ context.Context, body []byte) ([]byte, error) {
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	limit := 50
-	if req.Limit != nil {
-		limit = *req.Limit
-		if limit < 1 || limit > 50 {
-			return nil, errf(awsproto.Validation, "1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value between 1 and 50", limit)
-		}
+	limit, err := intParam(req.Limit, "limit", 50, 50)
+	if err != nil {
+		return nil, err
 	}
 	s, err := e.lookupReq(req.StreamName, req.StreamARN)
 	if err != nil {
