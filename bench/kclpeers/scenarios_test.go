@@ -54,8 +54,10 @@ func runMove(ctx context.Context, srv *kinesislocal.Server, lib library, gracefu
 		ids[i] = s.id
 	}
 	// vmware's first shard sync loop runs 30-90 s after Start; after 95 s every worker has tried.
+	// Quiet 8 s: longer than Shoal's 5 s lease scan, so a balancing handoff cannot be under way
+	// when the victim stops (with 3 s, a handoff started then made some gaps ~0).
 	if !waitUntil(ctx, setupBound, func() bool {
-		return e.rec.settled(shards, ids, 3*time.Second, time.Since(t0) > 95*time.Second)
+		return e.rec.settled(shards, ids, 8*time.Second, time.Since(t0) > 95*time.Second)
 	}) {
 		out.err = fmt.Errorf("%s: fleet did not settle in %v (shards per worker %v)", name, setupBound, e.rec.byWorker())
 		return out
