@@ -28,3 +28,7 @@ go test -race -count=1 -timeout 45m "$@" ./...
 # depends on it; its tests show the peer's partition-key bug against ours.
 echo "== bench/peers (separate module)"
 (cd bench/peers && go vet ./... && go test -race -count=1 -timeout 10m ./...)
+# The lease baseline against vmware-go-kcl-v2 (separate module): the adapters' smoke test here;
+# the 4-minute comparison itself is `cd bench/kclpeers && go test -run TestBaseline -v .`.
+echo "== bench/kclpeers (separate module)"
+(cd bench/kclpeers && go vet ./... && go test -race -count=1 -timeout 10m -run TestAdaptersSmoke ./...)
