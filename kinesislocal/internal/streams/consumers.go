@@ -242,7 +242,7 @@ func (e *Engine) listConsumers(_ context.Context, body []byte) ([]byte, error) {
 		return nil, err
 	}
 	if req.StreamARN == nil {
-		return nil, errf(awsproto.Validation, "1 validation error detected: Value null at 'streamARN' failed to satisfy constraint: Member must not be null")
+		return nil, nullErr("streamARN")
 	}
 	limit, err := intParam(req.MaxResults, "maxResults", 100, 10000)
 	if err != nil {

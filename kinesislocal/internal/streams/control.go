@@ -95,7 +95,7 @@ func (e *Engine) createStream(_ context.Context, body []byte) ([]byte, error) {
 		return nil, err
 	}
 	if req.StreamName == nil {
-		return nil, errf(awsproto.Validation, "1 validation error detected: Value null at 'streamName' failed to satisfy constraint: Member must not be null")
+		return nil, nullErr("streamName")
 	}
 	if err := validName("streamName", *req.StreamName); err != nil {
 		return nil, err
@@ -456,7 +456,7 @@ func (e *Engine) changeRetention(body []byte, increase bool) ([]byte, error) {
 		return nil, err
 	}
 	if req.RetentionPeriodHours == nil {
-		return nil, errf(awsproto.Validation, "1 validation error detected: Value null at 'retentionPeriodHours' failed to satisfy constraint: Member must not be null")
+		return nil, nullErr("retentionPeriodHours")
 	}
 	h := *req.RetentionPeriodHours
 	if h < 24 {
@@ -511,7 +511,7 @@ func (e *Engine) updateMaxRecordSize(_ context.Context, body []byte) ([]byte, er
 		return nil, err
 	}
 	if req.MaxRecordSizeInKiB == nil {
-		return nil, errf(awsproto.Validation, "1 validation error detected: Value null at 'maxRecordSizeInKiB' failed to satisfy constraint: Member must not be null")
+		return nil, nullErr("maxRecordSizeInKiB")
 	}
 	if err := validMaxRecordKiB(*req.MaxRecordSizeInKiB); err != nil {
 		return nil, err
@@ -545,7 +545,7 @@ func (e *Engine) updateStreamMode(_ context.Context, body []byte) ([]byte, error
 		return nil, err
 	}
 	if req.StreamModeDetails == nil {
-		return nil, errf(awsproto.Validation, "1 validation error detected: Value null at 'streamModeDetails' failed to satisfy constraint: Member must not be null")
+		return nil, nullErr("streamModeDetails")
 	}
 	mode := req.StreamModeDetails.StreamMode
 	if mode != modeProvisioned && mode != modeOnDemand {

@@ -37,7 +37,7 @@ var seqPattern = regexp.MustCompile(`^(0|[1-9][0-9]{0,128})$`)
 
 func validPK(pk []byte, present bool) error {
 	if !present {
-		return errf(awsproto.Validation, "1 validation error detected: Value null at 'partitionKey' failed to satisfy constraint: Member must not be null")
+		return nullErr("partitionKey")
 	}
 	if n := utf8.RuneCount(pk); n < 1 || n > 256 {
 		return errf(awsproto.Validation, "1 validation error detected: Value '%s' at 'partitionKey' failed to satisfy constraint: Member must have length between 1 and 256", pk)
@@ -51,7 +51,7 @@ func validRecord(pk, data []byte, hasPK, hasData bool, ehk *string) (inRec, erro
 		return inRec{}, err
 	}
 	if !hasData {
-		return inRec{}, errf(awsproto.Validation, "1 validation error detected: Value null at 'data' failed to satisfy constraint: Member must not be null")
+		return inRec{}, nullErr("data")
 	}
 	if len(data) > maxModelRecordBytes {
 		return inRec{}, errf(awsproto.Validation, "1 validation error detected: Value at 'data' failed to satisfy constraint: Member must have length less than or equal to %d", maxModelRecordBytes)
@@ -207,7 +207,7 @@ func (e *Engine) putRecords(_ context.Context, body []byte) ([]byte, error) {
 		return nil, err
 	}
 	if !req.hasRecords {
-		return nil, errf(awsproto.Validation, "1 validation error detected: Value null at 'records' failed to satisfy constraint: Member must not be null")
+		return nil, nullErr("records")
 	}
 	if n := len(req.records); n < 1 || n > 500 {
 		return nil, errf(awsproto.Validation, "1 validation error detected: Value '%d records' at 'records' failed to satisfy constraint: Member must have length between 1 and 500", n)
@@ -296,7 +296,7 @@ type startPos struct {
 
 func parseStart(typ, seq *string, ts *float64, op string) (startPos, error) {
 	if typ == nil {
-		return startPos{}, errf(awsproto.Validation, "1 validation error detected: Value null at 'shardIteratorType' failed to satisfy constraint: Member must not be null")
+		return startPos{}, nullErr("shardIteratorType")
 	}
 	p := startPos{typ: *typ}
 	switch *typ {
@@ -363,7 +363,7 @@ func (e *Engine) getShardIterator(_ context.Context, body []byte) ([]byte, error
 		return nil, err
 	}
 	if req.ShardId == nil {
-		return nil, errf(awsproto.Validation, "1 validation error detected: Value null at 'shardId' failed to satisfy constraint: Member must not be null")
+		return nil, nullErr("shardId")
 	}
 	if err := validName("shardId", *req.ShardId); err != nil {
 		return nil, err
@@ -418,7 +418,7 @@ func (e *Engine) getRecords(_ context.Context, body []byte) ([]byte, error) {
 		return nil, err
 	}
 	if req.ShardIterator == nil {
-		return nil, errf(awsproto.Validation, "1 validation error detected: Value null at 'shardIterator' failed to satisfy constraint: Member must not be null")
+		return nil, nullErr("shardIterator")
 	}
 	limit := 10000
 	if req.Limit != nil {

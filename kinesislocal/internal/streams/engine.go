@@ -203,6 +203,11 @@ func intParam(v *int, member string, def, max int) (int, error) {
 	return *v, nil
 }
 
+// nullErr is the ValidationException for a required member that is missing.
+func nullErr(member string) *awsproto.Error {
+	return errf(awsproto.Validation, "1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", member)
+}
+
 func errf(typ, format string, args ...any) *awsproto.Error {
 	return awsproto.Errorf(typ, format, args...)
 }

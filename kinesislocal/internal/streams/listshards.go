@@ -99,7 +99,7 @@ func (e *Engine) listShards(_ context.Context, body []byte) ([]byte, error) {
 		}
 		if f := req.ShardFilter; f != nil {
 			if f.Type == nil {
-				return nil, errf(awsproto.Validation, "1 validation error detected: Value null at 'shardFilter.type' failed to satisfy constraint: Member must not be null")
+				return nil, nullErr("shardFilter.type")
 			}
 			filter.typ = *f.Type
 			switch *f.Type {
