@@ -71,6 +71,10 @@ type Hooks struct {
 	Fenced func()
 	// StoreError: a store call of the coordinator failed (op names it).
 	StoreError func(op string, err error)
+	// InvalidItem: a lease-table read found an item that is not a valid lease (reported once per
+	// item and problem while it stays invalid). Such an item is skipped: never taken, written or
+	// deleted; every valid lease is balanced as usual, and a child whose parent is invalid waits.
+	InvalidItem func(item InvalidItem)
 }
 
 // Defaults for Config's zero fields.

@@ -46,6 +46,9 @@ type Stats struct {
 	Acquired, Lost, Released, HandoffsRequested int64
 	// Scans counts lease-table reads.
 	Scans int64
+	// Invalid is the number of items in the last lease-table read that are not valid leases
+	// (skipped: never taken or written; see Hooks.InvalidItem).
+	Invalid int
 }
 
 // New validates cfg and returns a Coordinator. It starts nothing and does no I/O.
@@ -121,8 +124,9 @@ type loop struct {
 	liveIDs   map[string]bool
 	draining  bool
 	lastWake  int64
-	verify    bool // the last plan saw unverified dead owners: read workers, then leases, now
-	conflicts int  // conditional writes of the last plan that lost a race
+	verify    bool                   // the last plan saw unverified dead owners: read workers, then leases, now
+	conflicts int                    // conditional writes of the last plan that lost a race
+	invalid   map[string]InvalidItem // invalid items of the last read, to report each once
 }
 
 // Run runs the protocol until ctx is cancelled (hard stop: every claim's context is cancelled
@@ -389,15 +393,19 @@ func (lp *loop) scanLeases(ctx context.Context) {
 	me := cfg.WorkerID
 	octx, cancel := lp.opCtx(ctx)
 	start := time.Now()
-	ls, err := cfg.Store.List(octx)
+	ls, bad, err := cfg.Store.Scan(octx)
 	cancel()
 	if err != nil {
 		lp.storeErr("list leases", err)
 		return
 	}
 	lp.obs.sawLeases(ls, start, time.Now())
-	lp.count(func(s *Stats) { s.Scans++; s.Leases = len(ls) })
+	lp.count(func(s *Stats) { s.Scans++; s.Leases = len(ls); s.Invalid = len(bad) })
+	lp.reportInvalid(bad)
 	v := lp.obs.view()
+	for _, inv := range bad {
+		v.Invalid = append(v.Invalid, inv.Key)
+	}
 	v.Held = make(map[string]int64, len(lp.held)+len(lp.lingering))
 	for key, cl := range lp.held {
 		v.Held[key] = cl.acquired
@@ -477,6 +485,25 @@ func (lp *loop) scanLeases(ctx context.Context) {
 		}
 		cancel()
 	}
+}
+
+// reportInvalid logs and reports (Hooks.InvalidItem) each invalid item not reported by the
+// previous read with the same problem.
+func (lp *loop) reportInvalid(bad []InvalidItem) {
+	cfg := &lp.co.cfg
+	next := make(map[string]InvalidItem, len(bad))
+	for _, inv := range bad {
+		next[inv.Key] = inv
+		if prev, seen := lp.invalid[inv.Key]; seen && prev == inv {
+			continue
+		}
+		cfg.Logger.Error("lease table item is not a valid lease: skipped (never taken or written) until it is fixed or deleted",
+			"shard", inv.Key, "worker", cfg.WorkerID, "attribute", inv.Attribute, "problem", inv.Problem)
+		if h := cfg.Hooks.InvalidItem; h != nil {
+			h(inv)
+		}
+	}
+	lp.invalid = next
 }
 
 func (lp *loop) acquire(l Lease, epoch context.Context) {
