@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -73,7 +74,7 @@ func TestFaultFlag(t *testing.T) {
 			t.Errorf("Set(%q) error %v, wantErr %v", tt.in, err, tt.wantErr)
 			continue
 		}
-		if err == nil && (len(f) != 1 || f[0] != tt.want) {
+		if err == nil && (len(f) != 1 || !reflect.DeepEqual(f[0], tt.want)) {
 			t.Errorf("Set(%q) = %+v, want %+v", tt.in, f, tt.want)
 		}
 	}
