@@ -38,7 +38,9 @@ type Config struct {
 	// worker joining or dying, Rescan) triggers a read first. Default 5s.
 	ScanInterval time.Duration
 	// HandoffTimeout is how long a processor asked to stop (handoff, cap) has to call Release
-	// before its lease is handed over anyway (its context cancelled with ErrLeaseLost). Default 10s.
+	// before its lease is handed over anyway (its context cancelled with ErrLeaseLost, then the
+	// coordinator completes the handoff; a Release that started before the deadline is never
+	// overtaken). Default 10s.
 	HandoffTimeout time.Duration
 	// MaxLeasesPerWorker caps the leases this worker holds (0 = no cap). Leases above the cap
 	// are released gracefully.
@@ -61,7 +63,9 @@ type Hooks struct {
 	// LeaseLost: a claim of this worker ended without a release (cause ErrLeaseLost or
 	// ErrShutdown).
 	LeaseLost func(key string, cause error)
-	// LeaseReleased: this worker gave key up (release, handoff completed, or finished).
+	// LeaseReleased: this worker gave key up (release, handoff completed, or finished; also a
+	// handoff the coordinator completed itself after HandoffTimeout, whose processor was
+	// cancelled with ErrLeaseLost first).
 	LeaseReleased func(key string)
 	// HandoffRequested: this worker asked owner for key.
 	HandoffRequested func(key, owner string)
@@ -71,6 +75,10 @@ type Hooks struct {
 	Fenced func()
 	// StoreError: a store call of the coordinator failed (op names it).
 	StoreError func(op string, err error)
+	// InvalidItem: a lease-table read found an item that is not a valid lease (reported once per
+	// item and problem while it stays invalid). Such an item is skipped: never taken, written or
+	// deleted; every valid lease is balanced as usual, and a child whose parent is invalid waits.
+	InvalidItem func(item InvalidItem)
 }
 
 // Defaults for Config's zero fields.

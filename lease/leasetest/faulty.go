@@ -114,6 +114,14 @@ func (f *Faulty) List(ctx context.Context) ([]lease.Lease, error) {
 	return f.Store.List(ctx)
 }
 
+// Scan implements lease.Store.
+func (f *Faulty) Scan(ctx context.Context) ([]lease.Lease, []lease.InvalidItem, error) {
+	if err := f.inject(ctx, "Scan", ""); err != nil {
+		return nil, nil, err
+	}
+	return f.Store.Scan(ctx)
+}
+
 // Take implements lease.Store.
 func (f *Faulty) Take(ctx context.Context, key string, from lease.Expect, to string) (lease.Lease, error) {
 	if err := f.inject(ctx, "Take", key); err != nil {

@@ -215,3 +215,15 @@ func marshal(v any) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// KeyAttributes returns the names of a live table's hash and range key attributes (range empty
+// for a hash-only table), and false if there is no such table.
+func (e *Engine) KeyAttributes(table string) (hash, rng string, ok bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	t, err := e.lookup(table)
+	if err != nil {
+		return "", "", false
+	}
+	return t.meta.Key.Hash, t.meta.Key.Range, true
+}
