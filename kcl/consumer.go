@@ -56,8 +56,10 @@ type Consumer struct {
 	proc Processor
 	co   *lease.Coordinator
 
-	shards sync.WaitGroup // one goroutine per claim
-	runCtx atomic.Pointer[context.Context]
+	shards  sync.WaitGroup // one goroutine per claim
+	started atomic.Bool    // Run was called
+	stopped atomic.Bool    // Shutdown was called
+	done    chan struct{}  // closed when Run has returned
 
 	mu    sync.Mutex // guards below
 	stats Stats
@@ -96,7 +98,7 @@ func New(cfg Config, p Processor) (*Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Consumer{cfg: cfg, proc: p, owned: map[string]*ShardStats{}}
+	c := &Consumer{cfg: cfg, proc: p, owned: map[string]*ShardStats{}, done: make(chan struct{})}
 	t := cfg.Lease
 	co, err := lease.New(lease.Config{
 		Store: cfg.Leases, WorkerID: cfg.WorkerID, Acquired: c.acquired,
@@ -129,15 +131,24 @@ func New(cfg Config, p Processor) (*Consumer, error) {
 // WorkerID returns this worker's id in the lease table.
 func (c *Consumer) WorkerID() string { return c.cfg.WorkerID }
 
+// ErrRunning: Run was called on a Consumer that is running or has run.
+var ErrRunning = errors.New("kcl: Run called twice")
+
 // Run runs the consumer until ctx is cancelled (a hard stop: processors see their context
 // cancelled with ErrShutdown, nothing is released, and other workers take the shards after the
 // lease duration) or Shutdown completes. It returns nil after Shutdown, else ctx's cause or the
 // error that stopped it. Every goroutine it starts has ended when it returns. Run may be called
-// once.
+// once; later calls return ErrRunning at once.
 func (c *Consumer) Run(ctx context.Context) error {
+	if !c.started.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer close(c.done)
+	if c.stopped.Load() {
+		return nil
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	c.runCtx.Store(&ctx)
 	if fo, ok := c.cfg.Retrieval.(FanOut); ok && fo.ConsumerARN == "" {
 		arn, err := registerConsumer(ctx, c.cfg.Kinesis.(FanOutAPI), c.cfg.StreamName, c.cfg.StreamARN, fo.ConsumerName)
 		if err != nil {
@@ -166,9 +177,21 @@ func (c *Consumer) Run(ctx context.Context) error {
 // Shutdown stops the consumer gracefully: each processor sees Next return false with
 // ErrStopping, checkpoints and returns, and its lease is released so another worker continues
 // from that checkpoint at once. It blocks until Run has returned or ctx ends (then the remaining
-// shards are stopped hard and their leases expire normally).
+// shards are stopped hard and their leases expire normally, and Shutdown returns ctx's error
+// without waiting for processors that ignore their context). Called before Run, it makes Run
+// return nil at once. It may be called more than once.
 func (c *Consumer) Shutdown(ctx context.Context) error {
-	return c.co.Shutdown(ctx)
+	c.stopped.Store(true)
+	err := c.co.Shutdown(ctx)
+	if !c.started.Load() {
+		return err
+	}
+	select {
+	case <-c.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Stats returns a snapshot of the consumer's counters. It does not block on I/O.
@@ -251,6 +274,9 @@ func (c *Consumer) runShard(cl *lease.Claim) {
 			return
 		case err == nil:
 			err = fmt.Errorf("processor returned nil before the end of the shard (Err: %v)", s.Err())
+		}
+		if s.progressed() {
+			bo.reset() // the failure follows progress: start the backoff over
 		}
 		wait := bo.next()
 		c.count(func(st *Stats) { st.ProcessorErrors++ })
