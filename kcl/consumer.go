@@ -60,6 +60,7 @@ type Consumer struct {
 	started atomic.Bool    // Run was called
 	stopped atomic.Bool    // Shutdown was called
 	done    chan struct{}  // closed when Run has returned
+	syncNow chan struct{}  // wakes the shard-sync loop
 
 	mu    sync.Mutex // guards below
 	stats Stats
@@ -98,7 +99,8 @@ func New(cfg Config, p Processor) (*Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Consumer{cfg: cfg, proc: p, owned: map[string]*ShardStats{}, done: make(chan struct{})}
+	c := &Consumer{cfg: cfg, proc: p, owned: map[string]*ShardStats{},
+		done: make(chan struct{}), syncNow: make(chan struct{}, 1)}
 	t := cfg.Lease
 	co, err := lease.New(lease.Config{
 		Store: cfg.Leases, WorkerID: cfg.WorkerID, Acquired: c.acquired,
@@ -376,7 +378,7 @@ func (c *Consumer) finishShard(cl *lease.Claim, end page, log interface {
 	defer cancel()
 	children, err := c.children(ctx, id, end.children)
 	if err == nil {
-		err = c.createChildLeases(ctx, children)
+		err = c.createChildLeases(ctx, id, children)
 	}
 	if err != nil {
 		log.Warn("shard ended but its children could not be recorded; releasing it", "err", err)
@@ -440,17 +442,50 @@ func (c *Consumer) children(ctx context.Context, id string, fromRead []types.Chi
 	}
 }
 
-func (c *Consumer) createChildLeases(ctx context.Context, children []shardInfo) error {
+// createChildLeases creates the leases of parent's children (at TRIM_HORIZON, or AT_TIMESTAMP
+// for AtTimestamp). A merge child whose other parent has no lease is held back: it would look
+// startable (a parent missing from the table counts as finished) and that parent would be
+// skipped. Shard sync, woken now, creates the missing parent first and the child after it.
+func (c *Consumer) createChildLeases(ctx context.Context, parent string, children []shardInfo) error {
 	cp := lease.TrimHorizon
 	if c.cfg.InitialPosition.sentinel == lease.AtTimestamp {
 		cp = lease.AtTimestamp
 	}
+	held := false
 	for _, ch := range children {
+		missing := ""
+		for _, p := range ch.parents {
+			if p == parent {
+				continue
+			}
+			if _, err := c.cfg.Leases.Get(ctx, p); errors.Is(err, lease.ErrNotFound) {
+				missing = p
+			} else if err != nil {
+				return fmt.Errorf("create lease %s: read parent %s: %w", ch.id, p, err)
+			}
+		}
+		if missing != "" {
+			c.cfg.Logger.Info("child lease held back until its other parent has a lease", "shard", ch.id,
+				"parent", missing, "worker", c.cfg.WorkerID, "stream", c.streamLabel())
+			held = true
+			continue
+		}
 		if err := c.createLease(ctx, newLease{shard: ch, checkpoint: cp}); err != nil {
 			return err
 		}
 	}
+	if held {
+		c.syncSoon()
+	}
 	return nil
+}
+
+// syncSoon asks the shard-sync loop to run now. It does not block.
+func (c *Consumer) syncSoon() {
+	select {
+	case c.syncNow <- struct{}{}:
+	default:
+	}
 }
 
 func (c *Consumer) createLease(ctx context.Context, nl newLease) error {
