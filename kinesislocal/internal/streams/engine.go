@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -169,6 +170,8 @@ var handlers = map[string]handler{
 	"DescribeLimits":                (*Engine).describeLimits,
 	"UpdateMaxRecordSize":           (*Engine).updateMaxRecordSize,
 	"UpdateStreamMode":              (*Engine).updateStreamMode,
+	"StartStreamEncryption":         (*Engine).startEncryption,
+	"StopStreamEncryption":          (*Engine).stopEncryption,
 	"EnableEnhancedMonitoring":      (*Engine).enableMonitoring,
 	"DisableEnhancedMonitoring":     (*Engine).disableMonitoring,
 }
@@ -350,4 +353,15 @@ func (e *Engine) commit(pos int64) error {
 		return &awsproto.Error{Status: http.StatusInternalServerError, Type: awsproto.InternalFailure, Message: "write log: " + err.Error()}
 	}
 	return nil
+}
+
+// Operations returns the names of the Kinesis operations the engine serves, sorted, including
+// SubscribeToShard (served by SubscribeToShard, not Handle).
+func Operations() []string {
+	ops := []string{"SubscribeToShard"}
+	for op := range handlers {
+		ops = append(ops, op)
+	}
+	slices.Sort(ops)
+	return ops
 }
