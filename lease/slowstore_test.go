@@ -154,3 +154,27 @@ func (f *fleet) validKeys() map[string]bool {
 }
 
 var _ = slices.Sort[[]string]
+
+// While takes are throttled the worker sends fewer of them per scan (halving), and once the
+// table recovers it takes everything within seconds (doubling, scanning again soon).
+func TestTakesPacedWhileThrottled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFleet(t, 40)
+		t.Cleanup(f.stopAll)
+		var throttled atomic.Bool
+		throttled.Store(true)
+		m := f.start("w0")
+		m.faulty.Set(leasetest.Rule{Op: "Take", Err: leasetest.ErrThrottle, Match: func(string) bool { return throttled.Load() }})
+		time.Sleep(30 * time.Second)
+		during := m.faulty.Calls("Take")
+		throttled.Store(false)
+		took := f.waitUntil(30*time.Second, "all taken", func() bool { return f.balanced(40) })
+		t.Logf("30 s of throttled takes: %d Take calls (unpaced: 40 per scan, every 5 s = 240); all 40 taken %v after recovery", during, took)
+		if during > 120 {
+			t.Errorf("%d Take calls in 30 s of throttling, want at most 120", during)
+		}
+		if took > 10*time.Second {
+			t.Errorf("took %v to take every lease after the throttling ended, want <= 10s", took)
+		}
+	})
+}
