@@ -52,9 +52,10 @@ func (f *faultFlags) Set(s string) error {
 }
 
 func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("local", "local [--addr 127.0.0.1:4567] [--data-dir DIR] [--tls [--tls-cert FILE --tls-key FILE]] [--limits] [--fault OP:CODE[:P[:LATENCY]]]...", stderr)
+	fs := newFlags("local", "local [--addr 127.0.0.1:4567] [--data-dir DIR [--repair]] [--tls [--tls-cert FILE --tls-key FILE]] [--limits] [--fault OP:CODE[:P[:LATENCY]]]...", stderr)
 	addr := fs.String("addr", "127.0.0.1:4567", "listen address (loopback by default)")
 	dataDir := fs.String("data-dir", "", "keep state durably in this directory (default: in memory)")
+	repair := fs.Bool("repair", false, "with --data-dir: repair damaged logs first (keep every intact record, move damaged bytes to LOG.damaged-OFFSET, log what was lost), then serve")
 	stateDelay := fs.Duration("state-delay", 50*time.Millisecond, "how long streams and tables stay CREATING/UPDATING")
 	limits := fs.Bool("limits", false, "enforce AWS per-shard throughput limits (1 MiB/s and 1000 rec/s in, 2 MiB/s and 5 reads/s out)")
 	verbose := fs.Bool("v", false, "log every request")
@@ -66,6 +67,10 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if *repair && *dataDir == "" {
+		fmt.Fprintln(stderr, "--repair needs --data-dir")
+		return errUsage
+	}
 	if (*tlsCert == "") != (*tlsKey == "") || (*tlsCert != "" && !*useTLS) {
 		fmt.Fprintln(stderr, "--tls-cert and --tls-key go together, and only with --tls")
 		return errUsage
@@ -75,7 +80,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	opts := kinesislocal.Options{StateDelay: *stateDelay, DataDir: *dataDir, Faults: faults, Logger: log}
+	opts := kinesislocal.Options{StateDelay: *stateDelay, DataDir: *dataDir, Faults: faults, Logger: log, Repair: *repair}
 	if *limits {
 		opts.Limits = &kinesislocal.Limits{}
 	}
