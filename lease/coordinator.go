@@ -179,10 +179,14 @@ func (co *Coordinator) Run(ctx context.Context) error {
 
 	lp := &loop{co: co, held: map[string]*Claim{}, lingering: map[string]*Claim{}, obs: newObserver(), lastWake: -1}
 	err := lp.run(ctx, stopBackground)
-	co.live.stop(ErrShutdown)
+	cause := ErrShutdown
+	if errors.Is(err, ErrDuplicateWorker) {
+		cause = ErrLeaseLost // the other process owns these leases now
+	}
+	co.live.stop(cause)
 	for _, m := range []map[string]*Claim{lp.held, lp.lingering} {
 		for _, cl := range m {
-			cl.lose(ErrShutdown)
+			cl.lose(cause)
 		}
 	}
 	return err
@@ -246,6 +250,10 @@ func (lp *loop) run(ctx context.Context, stopBackground func()) error {
 			}
 			lp.lastWake = b.w.Wake
 		case <-co.live.fenced:
+		case other := <-co.live.dup:
+			if err := lp.duplicate(other); err != nil {
+				return err
+			}
 		case <-co.nudge:
 		case <-co.rescan:
 			scan = true
@@ -568,6 +576,26 @@ func (lp *loop) scanLeases(ctx context.Context) {
 		cancel()
 	}
 	lp.pace.observe(sent, trouble)
+}
+
+// duplicate handles another live process heartbeating under this worker id. Deterministically
+// the one that started later (the greater instance id: start time first) steps back: it returns
+// ErrDuplicateWorker from Run, and its claims end with ErrLeaseLost, without writing the row or
+// any lease (the other process re-validates the leases it finds owned by the id). Both log at
+// ERROR.
+func (lp *loop) duplicate(other string) error {
+	cfg := &lp.co.cfg
+	me := lp.co.live.instance
+	stepBack := me > other
+	cfg.Logger.Error("another live process uses this WorkerID: worker ids must be unique among running processes",
+		"worker", cfg.WorkerID, "instance", me, "other_instance", other, "stepping_back", stepBack)
+	if h := cfg.Hooks.DuplicateWorker; h != nil {
+		h(other, stepBack)
+	}
+	if stepBack {
+		return fmt.Errorf("worker %s (instance %s; other instance %s): %w", cfg.WorkerID, me, other, ErrDuplicateWorker)
+	}
+	return nil
 }
 
 // reportInvalid logs and reports (Hooks.InvalidItem) each invalid item not reported by the
