@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/shoal-go/shoal/internal/workerproc"
 	"github.com/shoal-go/shoal/kinesislocal"
 )
 
@@ -57,10 +58,14 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	stateDelay := fs.Duration("state-delay", 50*time.Millisecond, "how long streams and tables stay CREATING/UPDATING")
 	limits := fs.Bool("limits", false, "enforce AWS per-shard throughput limits (1 MiB/s and 1000 rec/s in, 2 MiB/s and 5 reads/s out)")
 	verbose := fs.Bool("v", false, "log every request")
+	withParent := fs.Bool("exit-with-parent", false, "exit when stdin closes (for a parent process that started this one with a pipe)")
 	var faults faultFlags
 	fs.Var(&faults, "fault", "inject a fault, repeatable: OPERATION:ERROR_CODE[:PROBABILITY[:LATENCY]] (OPERATION * = all)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *withParent {
+		workerproc.ExitWithParent()
 	}
 	level := slog.LevelInfo
 	if *verbose {
