@@ -47,11 +47,11 @@ type fleet struct {
 	seen     []uint8 // record id -> times processed (saturating)
 	produced int
 	putErrs  int
-	dups     []time.Time             // when a record was processed again
-	fences   []fence                 // lease-lost events of workers the parent did not stop
-	failures []time.Time             // processor (checkpoint) failures
-	last     map[string]mark         // shard -> its latest batch
-	watch    map[string]*move        // shard -> a move being measured
+	dups     []time.Time              // when a record was processed again
+	fences   []fence                  // lease-lost events of workers the parent did not stop
+	failures []time.Time              // processor (checkpoint) failures
+	last     map[string]mark          // shard -> its latest batch
+	watch    map[string]*move         // shard -> a move being measured
 	stall    map[string]time.Duration // shard -> longest time without a batch while stallOn
 	stallOn  bool
 	changed  time.Time // the last change of any worker's owned set
@@ -98,7 +98,9 @@ func newFleet(ctx context.Context, run *Config, store Store, name string, n int,
 		return nil, fmt.Errorf("create stream %s: %w", name, err)
 	}
 	err = kinesis.NewStreamExistsWaiter(f.kc).Wait(ctx, &kinesis.DescribeStreamInput{StreamName: &f.name}, time.Minute,
-		func(o *kinesis.StreamExistsWaiterOptions) { o.MinDelay, o.MaxDelay = 50*time.Millisecond, 500*time.Millisecond })
+		func(o *kinesis.StreamExistsWaiterOptions) {
+			o.MinDelay, o.MaxDelay = 50*time.Millisecond, 500*time.Millisecond
+		})
 	if err == nil {
 		err = f.listShards(ctx)
 	}
@@ -409,4 +411,3 @@ func (c *Config) logf(format string, a ...any) {
 		fmt.Fprintf(c.Progress, format+"\n", a...)
 	}
 }
-

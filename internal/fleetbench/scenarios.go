@@ -368,4 +368,3 @@ func (c *Config) latency(ctx context.Context, st Store, name string) ([]Result, 
 	}
 	return out, nil
 }
-
