@@ -66,7 +66,9 @@ type Config struct {
 	SmallRate float64
 	// Trials of the SIGTERM and SIGKILL scenarios (each stops one of two workers). Default 2.
 	Trials int
-	// Latencies are the injected p99s of the latency scenario. Default 200ms, 500ms, 1s.
+	// Latencies are the injected p99s of the latency scenario, each measured in turn on one
+	// fleet; 0 measures the same window with nothing injected (the baseline). Default 0, 200ms,
+	// 500ms, 1s.
 	Latencies []time.Duration
 	// Window is how long each latency runs, and how long the join scenario is watched after
 	// its target for self-fences and duplicates. Default 20s.
@@ -106,7 +108,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.SmallRate = 25
 	}
 	if len(c.Latencies) == 0 {
-		c.Latencies = []time.Duration{200 * time.Millisecond, 500 * time.Millisecond, time.Second}
+		c.Latencies = []time.Duration{0, 200 * time.Millisecond, 500 * time.Millisecond, time.Second}
 	}
 	if c.Window <= 0 {
 		c.Window = 20 * time.Second
@@ -141,6 +143,8 @@ type Result struct {
 	Requests               int64
 	RequestsPerSecond      float64
 	LatencyP50, LatencyP99 time.Duration
+	// Injected is the latency scenario's injected p99 (0: none, the baseline).
+	Injected time.Duration
 	// MaxStall is the longest any shard went without a batch during a latency window.
 	MaxStall time.Duration
 	// Pass is "pass", "FAIL", or "-" where the scenario has no target.
@@ -335,11 +339,11 @@ func (c *Config) latency(ctx context.Context, st Store, name string) ([]Result, 
 	}
 	var out []Result
 	for _, p99 := range c.Latencies {
-		r := Result{Scenario: ScenarioLatency, Store: st.Name, Shards: c.Shards, Target: fmt.Sprintf("p99 %v", p99)}
+		r := Result{Scenario: ScenarioLatency, Store: st.Name, Shards: c.Shards, Injected: p99}
 		if !f.waitStable(ctx, c.Deadline, 3*time.Second) {
 			r.Note = fmt.Sprintf("not balanced in %v before the injection (%s); ", c.Deadline, f.ownedSummary())
 		}
-		c.logf("%s: %s: lease-store latency p99 %v for %v", st.Name, name, p99, c.Window)
+		c.logf("%s: %s: lease-store latency p99 %v injected for %v", st.Name, name, p99, c.Window)
 		f.mu.Lock()
 		f.stall, f.stallOn = map[string]time.Duration{}, true
 		f.mu.Unlock()
