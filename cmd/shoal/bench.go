@@ -52,7 +52,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	if len(args) == 0 || args[0] != "server" {
-		fmt.Fprintln(stderr, "Usage: shoal bench server|leases|consumer|producer [flags]\n\nScenarios, each beside a baseline measured in the same run:\n  server    PutRecords/GetRecords throughput and memory per record, beside another server (e.g. kinesalite)\n  leases    failover, graceful handoff, rebalance, lease-table cost, 1000 leases (beside the Java KCL's figures)\n  consumer  kcl CPU per record beside a bare GetRecords loop\n  producer  kpl records per CPU-second beside a bare PutRecords loop")
+		fmt.Fprintln(stderr, "Usage: shoal bench server|leases|consumer|producer [flags]\n\nScenarios, each beside a baseline measured in the same run:\n  server    PutRecords/GetRecords throughput and memory per record, beside another server (e.g. kinesalite)\n  leases    failover, graceful handoff, rebalance, lease-table cost, 1000 leases (beside the Java KCL's figures);\n            with --fleet: worker processes, records on every shard, the lease table in dynalite or shoal local\n  consumer  kcl CPU per record beside a bare GetRecords loop\n  producer  kpl records per CPU-second beside a bare PutRecords loop")
 		return errUsage
 	}
 	fs := newFlags("bench server", "bench server [--compare NAME=URL[@PID]]... [--duration 10s] [--raw]", stderr)

@@ -16,7 +16,7 @@ func TestBenchFleetSmoke(t *testing.T) {
 	t.Setenv("SHOAL_TEST_AS_CLI", "1") // inherited by the child processes only
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	var progress bytes.Buffer
+	var progress syncBuffer // the local server's stderr and the progress lines
 	local, _, stop, err := startLocalProcess(ctx, &progress)
 	if err != nil {
 		t.Fatal(err)

@@ -362,11 +362,26 @@ func (f *fleet) closeWindow(w window, r *Result) {
 	defer f.mu.Unlock()
 	r.Duplicates += len(f.dups) - w.dups
 	r.SelfFences += len(f.fences) - w.fences
+	r.FenceEpisodes += episodes(f.fences[w.fences:])
 	r.ProcessorFailures += len(f.failures) - w.failures
 	r.Requests += c.Requests
 	r.RequestsPerSecond = float64(r.Requests) / time.Since(w.from).Seconds()
 	r.LatencyP50, r.LatencyP99 = c.Latency(50), c.Latency(99)
 	r.byOp = c.ByOp
+}
+
+// episodes counts the bursts in fences: a worker that fences itself loses every lease at once,
+// so lost events of one worker less than a second apart count as one episode.
+func episodes(fences []fence) int {
+	last := map[string]time.Time{}
+	n := 0
+	for _, e := range fences {
+		if t, ok := last[e.worker]; !ok || e.at.Sub(t) >= time.Second {
+			n++
+		}
+		last[e.worker] = e.at
+	}
+	return n
 }
 
 // drain stops the producer and waits (up to limit) until every produced record was processed;

@@ -91,6 +91,15 @@ func TestFleetConditionsFromEvents(t *testing.T) {
 	}
 }
 
+func TestEpisodes(t *testing.T) {
+	t0 := time.Now()
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	fs := []fence{{"w1", "a", at(0)}, {"w1", "b", at(10)}, {"w2", "c", at(20)}, {"w1", "d", at(900)}, {"w1", "e", at(2500)}}
+	if got := episodes(fs); got != 3 {
+		t.Errorf("%d episodes, want 3 (w1 at 0-900 ms, w2 at 20 ms, w1 at 2.5 s)", got)
+	}
+}
+
 func TestJudge(t *testing.T) {
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 	tests := []struct {

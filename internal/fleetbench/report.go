@@ -75,7 +75,11 @@ func (r Result) Measured() string {
 		parts = append(parts, fmt.Sprintf("seen p50 %d ms, p99 %d ms; longest shard stall %s",
 			r.LatencyP50.Milliseconds(), r.LatencyP99.Milliseconds(), secs(r.MaxStall)))
 	}
-	parts = append(parts, fmt.Sprintf("%d self-fences", r.SelfFences), fmt.Sprintf("%d duplicates", r.Duplicates),
+	fences := fmt.Sprintf("%d self-fences", r.SelfFences)
+	if r.SelfFences > 0 {
+		fences = fmt.Sprintf("%d self-fences (lease-lost events, in %d bursts)", r.SelfFences, r.FenceEpisodes)
+	}
+	parts = append(parts, fences, fmt.Sprintf("%d duplicates", r.Duplicates),
 		fmt.Sprintf("%d lost of %d", r.Lost, r.Produced))
 	if r.ProcessorFailures > 0 {
 		parts = append(parts, fmt.Sprintf("%d failed checkpoints", r.ProcessorFailures))

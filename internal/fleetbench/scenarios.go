@@ -134,8 +134,9 @@ type Result struct {
 	// Duplicates: records processed again within the scenario; Lost: records of the fleet
 	// never processed (counted once the producer stopped and the fleet drained).
 	Duplicates, Lost, Produced int
-	// SelfFences: lease-lost events of workers that were never stopped.
-	SelfFences int
+	// SelfFences: lease-lost events of workers that were never stopped; FenceEpisodes: their
+	// bursts (a worker that fences itself loses every lease at once).
+	SelfFences, FenceEpisodes int
 	// ProcessorFailures: failed processor runs (a failed checkpoint) of running workers.
 	ProcessorFailures int
 	// Requests to the lease store within the scenario, their rate, and their time at the
