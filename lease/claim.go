@@ -46,8 +46,12 @@ type Claim struct {
 	// giving: a final write was started (context cancelled with errReleased);
 	// releaseFailed: it failed, so the lease may still be owned by this worker in the table.
 	giving, releaseFailed bool
-	stopAt                time.Time // when a requested stop turns into a forced handoff (zero: none)
-	handoff               bool      // the stop was requested by a taker (checkpointOwner = this worker)
+	// forced: the coordinator took over the final write after HandoffTimeout (the holder's own
+	// final write is then refused: exactly one of the two is sent); handedOver: that forced
+	// write completed the handoff or release.
+	forced, handedOver bool
+	stopAt             time.Time // when a requested stop turns into a forced handoff (zero: none)
+	handoff            bool      // the stop was requested by a taker (checkpointOwner = this worker)
 }
 
 // Key returns the lease key.
@@ -94,6 +98,29 @@ func (c *Claim) lose(cause error) {
 	c.cancel(cause)
 }
 
+// forceStop ends a claim whose holder did not release in time, unless the holder's own final
+// write already started (then that write decides). It reports whether the coordinator now owns
+// the final write. The decision is made under mu, where write sets giving, so the holder's
+// Release and the forced handoff are never both sent.
+func (c *Claim) forceStop() bool {
+	c.mu.Lock()
+	if c.giving || c.acked || c.forced {
+		c.mu.Unlock()
+		return false
+	}
+	c.forced = true
+	c.mu.Unlock()
+	c.cancel(ErrLeaseLost) // outside mu: context.AfterFunc callbacks may call back into the claim
+	return true
+}
+
+// markHandedOver records that the forced final write succeeded.
+func (c *Claim) markHandedOver() {
+	c.mu.Lock()
+	c.handedOver = true
+	c.mu.Unlock()
+}
+
 // permitted reports whether me may checkpoint l.
 func permitted(l Lease, me string) bool {
 	return (l.Owner == me && l.CheckpointOwner == "") || l.CheckpointOwner == me
@@ -119,6 +146,10 @@ func (c *Claim) write(ctx context.Context, op string, final bool, f func(Expect)
 		return Lease{}, fmt.Errorf("%s %s: heartbeats stopped counting: %w", op, c.key, ErrLeaseLost)
 	}
 	c.mu.Lock()
+	if c.forced {
+		c.mu.Unlock()
+		return Lease{}, fmt.Errorf("%s %s: not released within HandoffTimeout: %w", op, c.key, ErrLeaseLost)
+	}
 	counter := c.lease.Counter
 	if final {
 		c.giving = true
@@ -250,11 +281,22 @@ func (c *Claim) end(released bool) {
 	}
 }
 
-// released reports whether the claim ended by a successful release, handoff or finish.
+// released reports whether the claim ended by a successful release, handoff or finish, by the
+// holder or forced by the coordinator.
 func (c *Claim) released() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.giving && !c.releaseFailed && errors.Is(context.Cause(c.ctx), errReleased)
+	return c.handedOver || (c.giving && !c.releaseFailed && errors.Is(context.Cause(c.ctx), errReleased))
+}
+
+// stopDeadline returns when a requested stop turns into a forced handoff (zero: none).
+func (c *Claim) stopDeadline() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.acked || c.forced {
+		return time.Time{}
+	}
+	return c.stopAt
 }
 
 func (c *Claim) isGiving() bool {

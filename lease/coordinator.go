@@ -46,6 +46,9 @@ type Stats struct {
 	Acquired, Lost, Released, HandoffsRequested int64
 	// Scans counts lease-table reads.
 	Scans int64
+	// Invalid is the number of items in the last lease-table read that are not valid leases
+	// (skipped: never taken or written; see Hooks.InvalidItem).
+	Invalid int
 }
 
 // New validates cfg and returns a Coordinator. It starts nothing and does no I/O.
@@ -112,6 +115,9 @@ func (co *Coordinator) Shutdown(ctx context.Context) error {
 	}
 }
 
+// errHardStop is the cause of Run's internal context after Shutdown's ctx ended.
+var errHardStop = errors.New("lease: hard shutdown")
+
 // loop is the state owned by Run's goroutine.
 type loop struct {
 	co        *Coordinator
@@ -121,8 +127,9 @@ type loop struct {
 	liveIDs   map[string]bool
 	draining  bool
 	lastWake  int64
-	verify    bool // the last plan saw unverified dead owners: read workers, then leases, now
-	conflicts int  // conditional writes of the last plan that lost a race
+	verify    bool                   // the last plan saw unverified dead owners: read workers, then leases, now
+	conflicts int                    // conditional writes of the last plan that lost a race
+	invalid   map[string]InvalidItem // invalid items of the last read, to report each once
 }
 
 // Run runs the protocol until ctx is cancelled (hard stop: every claim's context is cancelled
@@ -145,9 +152,19 @@ func (co *Coordinator) Run(ctx context.Context) error {
 		}
 	}
 	bctx, stopBG := context.WithCancel(context.Background())
+	// ctx also ends at a hard Shutdown, so no store call of the loop outlives a hard stop.
+	ctx, cancelRun := context.WithCancelCause(ctx)
+	defer cancelRun(nil)
 	var wg sync.WaitGroup
 	wg.Go(func() { co.live.runHeartbeat(bctx) })
 	wg.Go(func() { co.live.runFencer(bctx) })
+	wg.Go(func() {
+		select {
+		case <-co.hard:
+			cancelRun(errHardStop)
+		case <-bctx.Done():
+		}
+	})
 	stopped := false
 	stopBackground := func() {
 		if !stopped {
@@ -176,9 +193,16 @@ func (lp *loop) run(ctx context.Context, stopBackground func()) error {
 	defer wt.Stop()
 	lt := time.NewTimer(cfg.ScanInterval)
 	defer lt.Stop()
+	ft := time.NewTimer(time.Hour) // the earliest forced handoff
+	defer ft.Stop()
 	shutdown := co.shutdown
 	for {
-		lp.sweep()
+		lp.sweep(ctx)
+		if at := lp.nextForce(); !at.IsZero() {
+			ft.Reset(max(time.Until(at), 0))
+		} else {
+			ft.Reset(time.Hour)
+		}
 		lp.publish()
 		if lp.draining && len(lp.held) == 0 && len(lp.lingering) == 0 {
 			beat := co.live.beat()
@@ -200,9 +224,13 @@ func (lp *loop) run(ctx context.Context, stopBackground func()) error {
 		scan := false
 		select {
 		case <-ctx.Done():
+			if errors.Is(context.Cause(ctx), errHardStop) {
+				return nil
+			}
 			return context.Cause(ctx)
 		case <-co.hard:
 			return nil
+		case <-ft.C:
 		case <-shutdown:
 			shutdown = nil
 			lp.draining = true
@@ -252,17 +280,32 @@ func (lp *loop) storeErr(op string, err error) {
 	}
 }
 
+// nextForce returns the earliest deadline of a requested stop among held claims (zero: none).
+func (lp *loop) nextForce() time.Time {
+	var at time.Time
+	for _, cl := range lp.held {
+		if d := cl.stopDeadline(); !d.IsZero() && (at.IsZero() || d.Before(at)) {
+			at = d
+		}
+	}
+	return at
+}
+
 // sweep moves claims whose context ended out of held, and forgets acknowledged ones; it also
 // forces stops whose deadline passed.
-func (lp *loop) sweep() {
+func (lp *loop) sweep(ctx context.Context) {
 	co := lp.co
 	now := time.Now()
 	for key, cl := range lp.held {
-		if cl.ctx.Err() == nil && cl.stopDue(now) {
+		if cl.ctx.Err() == nil && cl.stopDue(now) && cl.forceStop() {
 			// The holder did not release in time: cancel it first, so at no instant two workers
-			// may process the lease, then hand the lease over ourselves.
-			cl.lose(ErrLeaseLost)
-			lp.force(key)
+			// may process the lease, then hand the lease over ourselves. forceStop is exclusive
+			// with the holder's own Release: one of the two writes, never both.
+			co.cfg.Logger.Warn("processor did not release within HandoffTimeout: handing the lease over anyway",
+				"shard", key, "worker", co.cfg.WorkerID, "handoff_timeout", co.cfg.HandoffTimeout)
+			if lp.force(ctx, key) {
+				cl.markHandedOver()
+			}
 		}
 		if cl.ctx.Err() == nil {
 			continue
@@ -274,23 +317,20 @@ func (lp *loop) sweep() {
 	// the key is not acquired again meanwhile. A loss is reported at once; a release when done.
 	for key, cl := range lp.lingering {
 		acked := cl.isAcked()
-		if !acked && (cl.reported || cl.isGiving()) {
-			continue
-		}
 		if acked {
 			delete(lp.lingering, key)
-			if cl.reported {
-				continue
-			}
-			if cl.released() {
-				lp.count(func(s *Stats) { s.Released++ })
-				if h := co.cfg.Hooks.LeaseReleased; h != nil {
-					h(key)
-				}
-				continue
-			}
+		}
+		if cl.reported || (!acked && cl.isGiving()) {
+			continue // reported already, or the holder's final write is in flight
 		}
 		cl.reported = true
+		if cl.released() {
+			lp.count(func(s *Stats) { s.Released++ })
+			if h := co.cfg.Hooks.LeaseReleased; h != nil {
+				h(key)
+			}
+			continue
+		}
 		cause := context.Cause(cl.ctx)
 		if errors.Is(cause, errReleased) {
 			cause = ErrLeaseLost // a release whose write failed
@@ -303,22 +343,23 @@ func (lp *loop) sweep() {
 	}
 }
 
-// force completes the handoff of (or releases) a lease whose claim was just cancelled. Each write
-// is conditional on the counter read just before, so a checkpoint still in flight from the
-// cancelled claim either lands first (and we retry) or fails. If it cannot finish now, the next
-// plan completes the handoff (Actions.Complete) or takes the lease back (Actions.Take).
-func (lp *loop) force(key string) {
+// force completes the handoff of (or releases) a lease whose claim was just cancelled, and
+// reports whether it did. Each write is conditional on the counter read just before, so a
+// checkpoint still in flight from the cancelled claim either lands first (and we retry) or
+// fails. If it cannot finish now, the next plan completes the handoff (Actions.Complete) or
+// takes the lease back (Actions.Take). A hard stop (ctx) cuts it short.
+func (lp *loop) force(ctx context.Context, key string) bool {
 	cfg := &lp.co.cfg
 	me := cfg.WorkerID
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.LeaseDuration)
+	ctx, cancel := context.WithTimeout(ctx, cfg.LeaseDuration)
 	defer cancel()
 	for range 3 {
 		cur, err := cfg.Store.Get(ctx, key)
 		if err != nil {
-			if !errors.Is(err, ErrNotFound) {
+			if !errors.Is(err, ErrNotFound) && ctx.Err() == nil {
 				lp.storeErr("force handoff", err)
 			}
-			return
+			return false
 		}
 		e := Expect{Owner: me, Counter: cur.Counter}
 		switch {
@@ -330,15 +371,19 @@ func (lp *loop) force(key string) {
 		case cur.Owner == me && cur.CheckpointOwner == "":
 			_, err = cfg.Store.Release(ctx, key, e)
 		default:
-			return
+			return false
 		}
-		if err == nil || !errors.Is(err, ErrConflict) {
-			if err != nil {
+		if err == nil {
+			return true
+		}
+		if !errors.Is(err, ErrConflict) {
+			if ctx.Err() == nil {
 				lp.storeErr("force handoff", err)
 			}
-			return
+			return false
 		}
 	}
+	return false
 }
 
 func (lp *loop) count(f func(*Stats)) {
@@ -389,15 +434,19 @@ func (lp *loop) scanLeases(ctx context.Context) {
 	me := cfg.WorkerID
 	octx, cancel := lp.opCtx(ctx)
 	start := time.Now()
-	ls, err := cfg.Store.List(octx)
+	ls, bad, err := cfg.Store.Scan(octx)
 	cancel()
 	if err != nil {
 		lp.storeErr("list leases", err)
 		return
 	}
 	lp.obs.sawLeases(ls, start, time.Now())
-	lp.count(func(s *Stats) { s.Scans++; s.Leases = len(ls) })
+	lp.count(func(s *Stats) { s.Scans++; s.Leases = len(ls); s.Invalid = len(bad) })
+	lp.reportInvalid(bad)
 	v := lp.obs.view()
+	for _, inv := range bad {
+		v.Invalid = append(v.Invalid, inv.Key)
+	}
 	v.Held = make(map[string]int64, len(lp.held)+len(lp.lingering))
 	for key, cl := range lp.held {
 		v.Held[key] = cl.acquired
@@ -477,6 +526,25 @@ func (lp *loop) scanLeases(ctx context.Context) {
 		}
 		cancel()
 	}
+}
+
+// reportInvalid logs and reports (Hooks.InvalidItem) each invalid item not reported by the
+// previous read with the same problem.
+func (lp *loop) reportInvalid(bad []InvalidItem) {
+	cfg := &lp.co.cfg
+	next := make(map[string]InvalidItem, len(bad))
+	for _, inv := range bad {
+		next[inv.Key] = inv
+		if prev, seen := lp.invalid[inv.Key]; seen && prev == inv {
+			continue
+		}
+		cfg.Logger.Error("lease table item is not a valid lease: skipped (never taken or written) until it is fixed or deleted",
+			"shard", inv.Key, "worker", cfg.WorkerID, "attribute", inv.Attribute, "problem", inv.Problem)
+		if h := cfg.Hooks.InvalidItem; h != nil {
+			h(inv)
+		}
+	}
+	lp.invalid = next
 }
 
 func (lp *loop) acquire(l Lease, epoch context.Context) {

@@ -3,6 +3,7 @@ package lease
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -142,8 +143,14 @@ type Worker struct {
 type Store interface {
 	Create(ctx context.Context, l Lease) error
 	Get(ctx context.Context, key string) (Lease, error)
-	// List returns every lease (a strongly consistent full scan), in no particular order.
+	// List returns every valid lease (a strongly consistent full scan), in no particular order.
+	// Items that cannot be read as a lease are skipped (Scan reports them); they never fail it.
 	List(ctx context.Context) ([]Lease, error)
+	// Scan is List that also returns the items it skipped because they are not valid leases (a
+	// required attribute missing or mistyped, a checkpoint that is not a sequence number or a
+	// sentinel, an unrelated item). Nothing is ever written to such an item by a Store method:
+	// Get returns ErrInvalidItem for it, conditional writes fail, Create returns ErrExists.
+	Scan(ctx context.Context) ([]Lease, []InvalidItem, error)
 	Take(ctx context.Context, key string, from Expect, to string) (Lease, error)
 	RequestHandoff(ctx context.Context, key string, from Expect, to string) (Lease, error)
 	CompleteHandoff(ctx context.Context, key string, from Expect) (Lease, error)
@@ -158,6 +165,27 @@ type Store interface {
 	Workers(ctx context.Context) ([]Worker, error)
 	RemoveWorker(ctx context.Context, worker string, heartbeat int64) error
 }
+
+// InvalidItem describes a lease-table item that is not a valid lease. It is an error that wraps
+// ErrInvalidItem.
+type InvalidItem struct {
+	// Key is the item's leaseKey.
+	Key string
+	// Attribute names the offending attribute (e.g. "leaseCounter").
+	Attribute string
+	// Problem says what is wrong with it (e.g. "missing", "want a number (N), got S").
+	Problem string
+}
+
+func (e InvalidItem) Error() string {
+	return fmt.Sprintf("%v: leaseKey %q: attribute %s: %s", ErrInvalidItem, e.Key, e.Attribute, e.Problem)
+}
+
+// Unwrap returns ErrInvalidItem.
+func (e InvalidItem) Unwrap() error { return ErrInvalidItem }
+
+// Reason is the attribute and the problem, for display ("leaseCounter: missing").
+func (e InvalidItem) Reason() string { return e.Attribute + ": " + e.Problem }
 
 // HeartbeatStart returns a random starting value for a new worker row's heartbeat counter, in
 // [0, 2^52). Safe for concurrent use.

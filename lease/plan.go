@@ -37,6 +37,9 @@ type View struct {
 	Leases  []LeaseView
 	Workers []WorkerView
 	Held    map[string]int64
+	// Invalid lists the keys of table items that are not valid leases. They are never taken; a
+	// lease whose parent is one of them is not countable (the parent may be unfinished).
+	Invalid []string
 }
 
 // PlanConfig parameterizes Plan.
@@ -144,6 +147,11 @@ func Plan(v View, cfg PlanConfig) Actions {
 	byKey := make(map[string]Lease, len(v.Leases))
 	for _, l := range v.Leases {
 		byKey[l.Key] = l.Lease
+	}
+	for _, k := range v.Invalid {
+		if _, ok := byKey[k]; !ok {
+			byKey[k] = Lease{Key: k} // unreadable: as good as unfinished for its children
+		}
 	}
 	rows := make(map[string]time.Duration, len(v.Workers))
 	for _, w := range v.Workers {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -40,6 +41,9 @@ func TestUsageExitCodes(t *testing.T) {
 		{[]string{"local", "extra-arg"}, 2},
 		{[]string{"local", "--help"}, 0},
 		{[]string{"local", "--fault", "bad"}, 2},
+		{[]string{"local", "--tls-cert", "c.pem", "--tls-key", "k.pem"}, 2},
+		{[]string{"local", "--tls", "--tls-cert", "c.pem"}, 2},
+		{[]string{"local", "--repair"}, 2},
 		{[]string{"demo", "--shards", "0"}, 1},
 	}
 	for _, tt := range tests {
@@ -71,7 +75,7 @@ func TestFaultFlag(t *testing.T) {
 			t.Errorf("Set(%q) error %v, wantErr %v", tt.in, err, tt.wantErr)
 			continue
 		}
-		if err == nil && (len(f) != 1 || f[0] != tt.want) {
+		if err == nil && (len(f) != 1 || !reflect.DeepEqual(f[0], tt.want)) {
 			t.Errorf("Set(%q) = %+v, want %+v", tt.in, f, tt.want)
 		}
 	}

@@ -76,7 +76,7 @@ func encode(l lease.Lease) map[string]types.AttributeValue {
 
 // itemError names the item and attribute that could not be decoded.
 func itemError(key, attr, format string, args ...any) error {
-	return fmt.Errorf("%w: leaseKey %q: attribute %s: %s", lease.ErrInvalidItem, key, attr, fmt.Sprintf(format, args...))
+	return lease.InvalidItem{Key: key, Attribute: attr, Problem: fmt.Sprintf(format, args...)}
 }
 
 type decoder struct {

@@ -185,28 +185,34 @@ func (st *Store) scan(ctx context.Context, table string, each func(map[string]ty
 	}
 }
 
-// List implements lease.Store. An item that cannot be decoded (edited by hand) fails the whole
-// List with an ErrInvalidItem error naming it: the coordinator then skips the scan rather than
-// act on a partial table, and nothing is written over the item.
+// List implements lease.Store: Scan without the invalid items.
 func (st *Store) List(ctx context.Context) ([]lease.Lease, error) {
+	ls, _, err := st.Scan(ctx)
+	return ls, err
+}
+
+// Scan implements lease.Store. An item that cannot be decoded (edited by hand, or not a lease) is
+// returned as a lease.InvalidItem naming its key, attribute and problem; it is never written to.
+func (st *Store) Scan(ctx context.Context) ([]lease.Lease, []lease.InvalidItem, error) {
 	var out []lease.Lease
-	var bad []error
+	var bad []lease.InvalidItem
 	err := st.scan(ctx, st.opts.Table, func(item map[string]types.AttributeValue) error {
 		l, err := decode(item)
-		if err != nil {
-			bad = append(bad, err)
-			return nil
+		var inv lease.InvalidItem
+		switch {
+		case err == nil:
+			out = append(out, l)
+		case errors.As(err, &inv):
+			bad = append(bad, inv)
+		default:
+			return err
 		}
-		out = append(out, l)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list leases: %w", err)
+		return nil, nil, fmt.Errorf("list leases: %w", err)
 	}
-	if len(bad) > 0 {
-		return nil, fmt.Errorf("list leases: %w", errors.Join(bad...))
-	}
-	return out, nil
+	return out, bad, nil
 }
 
 // update runs one conditional UpdateItem returning the new item.
