@@ -59,4 +59,3 @@ func TestTargets(t *testing.T) {
 		t.Fatalf("capped targets %v", got)
 	}
 }
-
