@@ -48,9 +48,17 @@
 // State is in memory unless Options.DataDir is set. Then each engine keeps an append-only log
 // under the directory (kinesis/streams.log, dynamodb/dynamodb.log) and fsyncs every acknowledged
 // write before answering; concurrent writers share one fsync (group commit). An acknowledged
-// PutRecord(s) or item write therefore survives kill -9 of the server; a torn tail left by a crash
-// is cut off on restart; logs are compacted on open (Kinesis) or on Close and growth (DynamoDB).
-// Each data directory is locked (flock) by one server at a time.
+// PutRecord(s) or item write therefore survives kill -9 of the server, and power loss as far as
+// the disk honours fsync. Every log record carries its length, its offset and checksums of its
+// header and payload. On restart, a torn tail (bytes of a write that was never acknowledged, left
+// by a crash) is moved to LOG.torn-OFFSET and cut, with a warning on Options.Logger; damage
+// anywhere else makes New fail with a *DamageError naming the file, the byte offset and what the
+// damaged record held, and changes nothing. Options.Repair (shoal local --repair) or Repair then
+// keeps every intact record before and after the damage, moves the damaged bytes to
+// LOG.damaged-OFFSET and reports what was lost. A failed write or fsync fails the request and
+// stops that log (later writes fail with InternalFailure) until restart. Logs are compacted on
+// open (Kinesis) or on Close and growth (DynamoDB). Each data directory is locked (flock) by one
+// server at a time.
 //
 // Clients on a socket: the plain port serves HTTP/1.1 and HTTP/2 with prior knowledge (h2c);
 // NewHTTPServer over TLS (`shoal local --tls`) serves both by ALPN, as AWS does. aws-sdk-go-v2

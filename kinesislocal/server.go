@@ -51,9 +51,13 @@ type Options struct {
 	// ShardLimit caps the open shards in the account (LimitExceededException beyond).
 	// Default 10000.
 	ShardLimit int
-	// Logger receives one line per request at debug level and server errors at error level.
-	// Default: discard.
+	// Logger receives one line per request at debug level, server errors at error level and
+	// the data logs' warnings (a cut torn tail, a repair). Default: discard.
 	Logger *slog.Logger
+	// Repair makes New run Repair on DataDir before opening it: a damaged log is rewritten with
+	// every intact record and its damaged bytes moved aside (reported on Logger), instead of
+	// New failing with a DamageError.
+	Repair bool
 }
 
 // Limits are per-shard throughput limits. A zero field takes AWS's value (shown in brackets).
@@ -80,6 +84,9 @@ func New(opts Options) (*Server, error) {
 		errs = append(errs, fmt.Errorf("kinesislocal: ShardLimit %d is negative", opts.ShardLimit))
 	}
 	errs = append(errs, validateFaults(opts.Faults)...)
+	if opts.Repair && opts.DataDir == "" {
+		errs = append(errs, errors.New("kinesislocal: Repair needs DataDir"))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -96,6 +103,11 @@ func New(opts Options) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if opts.Repair {
+		if _, err := Repair(opts.DataDir, log); err != nil {
+			return nil, err
+		}
+	}
 	sub := func(name string) string {
 		if opts.DataDir == "" {
 			return ""
@@ -104,14 +116,14 @@ func New(opts Options) (*Server, error) {
 	}
 	k, err := streams.New(streams.Options{
 		StateDelay: opts.StateDelay, Limits: opts.Limits, DataDir: sub("kinesis"),
-		Region: opts.Region, AccountID: opts.AccountID, ShardLimit: opts.ShardLimit,
+		Region: opts.Region, AccountID: opts.AccountID, ShardLimit: opts.ShardLimit, Logger: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("kinesislocal: open kinesis state: %w", err)
 	}
 	d, err := ddb.New(ddb.Options{
 		StateDelay: opts.StateDelay, DataDir: sub("dynamodb"),
-		Region: opts.Region, AccountID: opts.AccountID,
+		Region: opts.Region, AccountID: opts.AccountID, Logger: log,
 	})
 	if err != nil {
 		k.Close()

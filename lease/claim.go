@@ -50,8 +50,8 @@ type Claim struct {
 	// final write is then refused: exactly one of the two is sent); handedOver: that forced
 	// write completed the handoff or release.
 	forced, handedOver bool
-	stopAt                time.Time // when a requested stop turns into a forced handoff (zero: none)
-	handoff               bool      // the stop was requested by a taker (checkpointOwner = this worker)
+	stopAt             time.Time // when a requested stop turns into a forced handoff (zero: none)
+	handoff            bool      // the stop was requested by a taker (checkpointOwner = this worker)
 }
 
 // Key returns the lease key.

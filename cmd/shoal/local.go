@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/shoal-go/shoal/internal/workerproc"
 	"github.com/shoal-go/shoal/kinesislocal"
 )
 
@@ -52,12 +53,14 @@ func (f *faultFlags) Set(s string) error {
 }
 
 func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("local", "local [--addr 127.0.0.1:4567] [--data-dir DIR] [--tls [--tls-cert FILE --tls-key FILE]] [--limits] [--fault OP:CODE[:P[:LATENCY]]]...", stderr)
+	fs := newFlags("local", "local [--addr 127.0.0.1:4567] [--data-dir DIR [--repair]] [--tls [--tls-cert FILE --tls-key FILE]] [--limits] [--fault OP:CODE[:P[:LATENCY]]]...", stderr)
 	addr := fs.String("addr", "127.0.0.1:4567", "listen address (loopback by default)")
 	dataDir := fs.String("data-dir", "", "keep state durably in this directory (default: in memory)")
+	repair := fs.Bool("repair", false, "with --data-dir: repair damaged logs first (keep every intact record, move damaged bytes to LOG.damaged-OFFSET, log what was lost), then serve")
 	stateDelay := fs.Duration("state-delay", 50*time.Millisecond, "how long streams and tables stay CREATING/UPDATING")
 	limits := fs.Bool("limits", false, "enforce AWS per-shard throughput limits (1 MiB/s and 1000 rec/s in, 2 MiB/s and 5 reads/s out)")
 	verbose := fs.Bool("v", false, "log every request")
+	withParent := fs.Bool("exit-with-parent", false, "exit when stdin closes (for a parent process that started this one with a pipe)")
 	useTLS := fs.Bool("tls", false, "serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN) with a generated certificate kept in DATA-DIR/tls (or a temporary directory), or the one given by --tls-cert and --tls-key")
 	tlsCert := fs.String("tls-cert", "", "with --tls: PEM certificate (chain) file to serve")
 	tlsKey := fs.String("tls-key", "", "with --tls: PEM private key file of --tls-cert")
@@ -65,6 +68,13 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Var(&faults, "fault", "inject a fault, repeatable: OPERATION:ERROR_CODE[:PROBABILITY[:LATENCY]] (OPERATION * = all)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *withParent {
+		workerproc.ExitWithParent()
+	}
+	if *repair && *dataDir == "" {
+		fmt.Fprintln(stderr, "--repair needs --data-dir")
+		return errUsage
 	}
 	if (*tlsCert == "") != (*tlsKey == "") || (*tlsCert != "" && !*useTLS) {
 		fmt.Fprintln(stderr, "--tls-cert and --tls-key go together, and only with --tls")
@@ -75,7 +85,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	opts := kinesislocal.Options{StateDelay: *stateDelay, DataDir: *dataDir, Faults: faults, Logger: log}
+	opts := kinesislocal.Options{StateDelay: *stateDelay, DataDir: *dataDir, Faults: faults, Logger: log, Repair: *repair}
 	if *limits {
 		opts.Limits = &kinesislocal.Limits{}
 	}

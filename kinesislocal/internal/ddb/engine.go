@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/shoal-go/shoal/kinesislocal/internal/awsproto"
+	"github.com/shoal-go/shoal/kinesislocal/internal/wal"
 )
 
 // Options configures an Engine. The zero value is an in-memory engine.
@@ -19,6 +21,11 @@ type Options struct {
 	DataDir string
 	// Region and AccountID appear in ARNs. Defaults: us-east-1, 000000000000.
 	Region, AccountID string
+	// Logger receives warnings about the log (a cut torn tail, a format upgrade, mutations
+	// skipped after a repair) and log write failures. Default: discard.
+	Logger *slog.Logger
+	// FS is the file system under the log. Default wal.OS; the fault tests inject errors here.
+	FS wal.FS
 }
 
 // Engine serves the DynamoDB API. It is safe for concurrent use; it starts no goroutines.
@@ -30,8 +37,11 @@ type Engine struct {
 	// log record) and exclusively by table creation/deletion and log compaction.
 	mu     sync.RWMutex
 	tables map[string]*table
-	wal    *wal // nil when in memory
+	wal    *dataLog // nil when in memory
 	closed bool
+
+	afterGap bool // replay (New only): a gap left by Repair has been seen
+	gapDrops int  // replay (New only): mutations skipped after a gap
 
 	tokMu  sync.Mutex
 	tokens map[string]tokenRec // TransactWriteItems ClientRequestToken -> request digest
@@ -49,9 +59,12 @@ func New(opts Options) (*Engine, error) {
 	if opts.AccountID == "" {
 		opts.AccountID = "000000000000"
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	e := &Engine{opts: opts, now: time.Now, tables: map[string]*table{}, tokens: map[string]tokenRec{}}
 	if opts.DataDir != "" {
-		w, err := openWAL(opts.DataDir, e.replay)
+		w, err := e.openWAL(opts.DataDir)
 		if err != nil {
 			return nil, err
 		}

@@ -1,19 +1,14 @@
 package streams
 
 import (
-	"bufio"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"hash/crc32"
-	"os"
-	"path/filepath"
 	"sort"
 )
 
-// Log compaction: when New finds a log larger than compactThreshold, it rewrites it as a
-// snapshot of the live state (one walSnapshot frame per stream followed by its visible records)
-// into streams.log.tmp, fsyncs it and renames it over streams.log. Records past retention,
+// Log compaction: when New finds a log larger than compactThreshold, it rewrites it
+// (wal.Log.Rewrite) as a snapshot of the live state: one walSnapshot frame per stream followed
+// by its visible records. Records past retention,
 // deleted streams and the history of control events disappear from the log.
 
 const walSnapshot byte = 3
@@ -150,46 +145,4 @@ func (e *Engine) restoreStream(p []byte) error {
 	}
 	e.streams[s.name] = s
 	return nil
-}
-
-// compact rewrites the log at path as a snapshot of the engine's state and returns its size.
-func (e *Engine) compact(path string) (int64, error) {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return 0, err
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	var size int64
-	err = e.snapshotFrames(func(kind byte, p []byte) error {
-		var hdr [walHeader]byte
-		binary.LittleEndian.PutUint32(hdr[0:], uint32(len(p)))
-		hdr[8] = kind
-		binary.LittleEndian.PutUint32(hdr[4:], crc32.Update(crc32.Checksum(hdr[8:9], castagnoli), castagnoli, p))
-		w.Write(hdr[:])
-		_, err := w.Write(p)
-		size += walHeader + int64(len(p))
-		return err
-	})
-	if err == nil {
-		err = w.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return 0, fmt.Errorf("streams: compact log: %w", err)
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return size, nil
 }

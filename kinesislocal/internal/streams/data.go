@@ -135,7 +135,7 @@ func (e *Engine) write(s *stream, recs []inRec, minSeq *seqNum) ([]putResult, in
 			done++
 		}
 		if batch.n > 0 {
-			pos = e.wal.append(walRecords, batch.bytes())
+			pos = e.wal.Append(walRecords, batch.bytes())
 		}
 		if done > 0 {
 			sh.wake()
