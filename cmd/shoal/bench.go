@@ -1,17 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/shoal-go/shoal/internal/serverbench"
+	"github.com/shoal-go/shoal/internal/workerproc"
 )
 
 // compareFlags collects --compare NAME=URL[@PID] values.
@@ -53,7 +52,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	if len(args) == 0 || args[0] != "server" {
-		fmt.Fprintln(stderr, "Usage: shoal bench server|leases|consumer|producer [flags]\n\nScenarios, each beside a baseline measured in the same run:\n  server    PutRecords/GetRecords throughput and memory per record, beside another server (e.g. kinesalite)\n  leases    failover, graceful handoff, rebalance, lease-table cost, 1000 leases (beside the Java KCL's figures)\n  consumer  kcl CPU per record beside a bare GetRecords loop\n  producer  kpl records per CPU-second beside a bare PutRecords loop")
+		fmt.Fprintln(stderr, "Usage: shoal bench server|leases|consumer|producer [flags]\n\nScenarios, each beside a baseline measured in the same run:\n  server    PutRecords/GetRecords throughput and memory per record, beside another server (e.g. kinesalite)\n  leases    failover, graceful handoff, rebalance, lease-table cost, 1000 leases (beside the Java KCL's figures);\n            with --fleet: worker processes, records on every shard, the lease table in dynalite or shoal local\n  consumer  kcl CPU per record beside a bare GetRecords loop\n  producer  kpl records per CPU-second beside a bare PutRecords loop")
 		return errUsage
 	}
 	fs := newFlags("bench server", "bench server [--compare NAME=URL[@PID]]... [--duration 10s] [--raw]", stderr)
@@ -109,42 +108,44 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // startLocalProcess runs `shoal local` from this binary as a child process on a free loopback
-// port, so the server's memory is its own, and returns its endpoint, pid and a stop function.
+// port, so the server's memory and CPU are its own, and returns its endpoint, pid and a stop
+// function (SIGINT, then SIGKILL after 5 s). The child exits with this process in any case.
 func startLocalProcess(ctx context.Context, stderr io.Writer) (string, int, func(), error) {
-	exe, err := os.Executable()
+	first := make(chan string, 1)
+	p, err := workerproc.Start(workerproc.Options{
+		Args:   []string{"local", "--addr", "127.0.0.1:0", "--state-delay", "0s", "--exit-with-parent"},
+		Stderr: stderr,
+		OnLine: func(line string) {
+			select {
+			case first <- line:
+			default:
+			}
+		},
+	})
 	if err != nil {
-		return "", 0, nil, err
-	}
-	cmd := exec.CommandContext(ctx, exe, "local", "--addr", "127.0.0.1:0", "--state-delay", "0s")
-	cmd.Stderr = stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return "", 0, nil, err
-	}
-	if err := cmd.Start(); err != nil {
 		return "", 0, nil, err
 	}
 	stop := func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
+		p.Signal(os.Interrupt)
 		select {
-		case <-done:
+		case <-p.Done():
 		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
+			p.Kill()
 		}
 	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
+	var line string
+	select {
+	case line = <-first:
+	case <-p.Done():
+		return "", 0, nil, fmt.Errorf("start kinesislocal: exited: %v", p.Err())
+	case <-ctx.Done():
 		stop()
-		return "", 0, nil, fmt.Errorf("start kinesislocal: %w", err)
+		return "", 0, nil, ctx.Err()
 	}
 	_, rest, ok := strings.Cut(line, "http://")
 	if !ok {
 		stop()
 		return "", 0, nil, fmt.Errorf("start kinesislocal: unexpected output %q", line)
 	}
-	go io.Copy(io.Discard, out)
-	return "http://" + strings.Fields(rest)[0], cmd.Process.Pid, stop, nil
+	return "http://" + strings.Fields(rest)[0], p.PID(), stop, nil
 }
