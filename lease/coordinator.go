@@ -87,6 +87,20 @@ func (co *Coordinator) Rescan() {
 	}
 }
 
+// The claimEnv of every Claim this coordinator acquires.
+func (co *Coordinator) store() Store     { return co.cfg.Store }
+func (co *Coordinator) workerID() string { return co.cfg.WorkerID }
+func (co *Coordinator) valid(epoch context.Context, now time.Time) bool {
+	return co.live.valid(epoch, now)
+}
+func (co *Coordinator) changed()                   { co.notify() }
+func (co *Coordinator) wakeTimeout() time.Duration { return co.cfg.LeaseDuration / 4 }
+func (co *Coordinator) checkpointed(key string, cp Checkpoint, took time.Duration) {
+	if h := co.cfg.Hooks.Checkpointed; h != nil {
+		h(key, cp, took)
+	}
+}
+
 func (co *Coordinator) notify() {
 	select {
 	case co.nudge <- struct{}{}:
@@ -620,7 +634,7 @@ func (lp *loop) reportInvalid(bad []InvalidItem) {
 func (lp *loop) acquire(l Lease, epoch context.Context) {
 	co := lp.co
 	ctx, cancel := context.WithCancelCause(epoch)
-	cl := &Claim{co: co, key: l.Key, ctx: ctx, cancel: cancel, epoch: epoch, stopping: make(chan struct{}), lease: l, acquired: l.Counter}
+	cl := &Claim{env: co, key: l.Key, ctx: ctx, cancel: cancel, epoch: epoch, stopping: make(chan struct{}), lease: l, acquired: l.Counter}
 	lp.held[l.Key] = cl
 	lp.count(func(s *Stats) { s.Acquired++ })
 	co.cfg.Logger.Info("lease acquired", "shard", l.Key, "worker", co.cfg.WorkerID, "lease_counter", l.Counter)

@@ -60,9 +60,9 @@ func newLiveness(cfg *Config) *liveness {
 		cfg:      cfg,
 		instance: fmt.Sprintf("%019d-%016x", time.Now().UnixNano(), rand.Uint64()),
 		dup:      make(chan string, 1),
-		reset:  make(chan struct{}, 1),
-		beats:  make(chan beat, 1),
-		fenced: make(chan struct{}, 1),
+		reset:    make(chan struct{}, 1),
+		beats:    make(chan beat, 1),
+		fenced:   make(chan struct{}, 1),
 	}
 }
 
