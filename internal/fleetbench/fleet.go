@@ -189,7 +189,7 @@ func (f *fleet) startWorker(id string) error {
 		return err
 	}
 	args := append(slices.Clone(f.run.WorkerArgs), "--endpoint", f.run.KinesisEndpoint, "--dynamodb-endpoint", f.proxy.URL(),
-		"--stream", f.name, "--app", f.name, "--id", id, "--kcl-defaults")
+		"--stream", f.name, "--app", f.name, "--id", id, "--kcl-defaults", "--exit-with-parent")
 	p, err := f.group.Start(workerproc.Options{Path: f.run.WorkerPath, Args: args, Env: f.run.WorkerEnv, Stderr: logFile,
 		OnLine: func(line string) { f.event(w, line) }})
 	if err != nil {

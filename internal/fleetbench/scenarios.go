@@ -43,7 +43,7 @@ type Config struct {
 	// WorkerPath is the worker executable. Default: this process's executable.
 	WorkerPath string
 	// WorkerArgs start a worker, e.g. {"demo-worker"}; Run appends the endpoints, stream, app,
-	// id and --kcl-defaults. Required.
+	// id, --kcl-defaults and --exit-with-parent. Required.
 	WorkerArgs []string
 	// WorkerEnv is added to the workers' environment.
 	WorkerEnv []string
