@@ -60,8 +60,9 @@
 // open (Kinesis) or on Close and growth (DynamoDB). Each data directory is locked (flock) by one
 // server at a time.
 //
-// Clients on a socket: aws-sdk-go-v2 closes a request body as soon as the response headers
-// arrive, which races Go's transport against a server that answers in microseconds (the call
-// fails with "use of closed network connection" and a retried PutRecords is stored twice). Wrap
-// the client's transport in BufferedTransport. In-process clients (AWSConfig) are not affected.
+// Clients on a socket: the plain port serves HTTP/1.1 and HTTP/2 with prior knowledge (h2c);
+// NewHTTPServer over TLS (`shoal local --tls`) serves both by ALPN, as AWS does. aws-sdk-go-v2
+// clients speaking HTTP/1.1 (any http:// endpoint) race themselves and need BufferedTransport (see
+// there); over TLS their default client negotiates HTTP/2 and needs nothing. In-process clients
+// (AWSConfig) are not affected.
 package kinesislocal

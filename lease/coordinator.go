@@ -87,6 +87,20 @@ func (co *Coordinator) Rescan() {
 	}
 }
 
+// The claimEnv of every Claim this coordinator acquires.
+func (co *Coordinator) store() Store     { return co.cfg.Store }
+func (co *Coordinator) workerID() string { return co.cfg.WorkerID }
+func (co *Coordinator) valid(epoch context.Context, now time.Time) bool {
+	return co.live.valid(epoch, now)
+}
+func (co *Coordinator) changed()                   { co.notify() }
+func (co *Coordinator) wakeTimeout() time.Duration { return co.cfg.LeaseDuration / 4 }
+func (co *Coordinator) checkpointed(key string, cp Checkpoint, took time.Duration) {
+	if h := co.cfg.Hooks.Checkpointed; h != nil {
+		h(key, cp, took)
+	}
+}
+
 func (co *Coordinator) notify() {
 	select {
 	case co.nudge <- struct{}{}:
@@ -179,10 +193,14 @@ func (co *Coordinator) Run(ctx context.Context) error {
 
 	lp := &loop{co: co, held: map[string]*Claim{}, lingering: map[string]*Claim{}, obs: newObserver(), lastWake: -1}
 	err := lp.run(ctx, stopBackground)
-	co.live.stop(ErrShutdown)
+	cause := ErrShutdown
+	if errors.Is(err, ErrDuplicateWorker) {
+		cause = ErrLeaseLost // the other process owns these leases now
+	}
+	co.live.stop(cause)
 	for _, m := range []map[string]*Claim{lp.held, lp.lingering} {
 		for _, cl := range m {
-			cl.lose(ErrShutdown)
+			cl.lose(cause)
 		}
 	}
 	return err
@@ -246,6 +264,10 @@ func (lp *loop) run(ctx context.Context, stopBackground func()) error {
 			}
 			lp.lastWake = b.w.Wake
 		case <-co.live.fenced:
+		case other := <-co.live.dup:
+			if err := lp.duplicate(other); err != nil {
+				return err
+			}
 		case <-co.nudge:
 		case <-co.rescan:
 			scan = true
@@ -570,6 +592,26 @@ func (lp *loop) scanLeases(ctx context.Context) {
 	lp.pace.observe(sent, trouble)
 }
 
+// duplicate handles another live process heartbeating under this worker id. Deterministically
+// the one that started later (the greater instance id: start time first) steps back: it returns
+// ErrDuplicateWorker from Run, and its claims end with ErrLeaseLost, without writing the row or
+// any lease (the other process re-validates the leases it finds owned by the id). Both log at
+// ERROR.
+func (lp *loop) duplicate(other string) error {
+	cfg := &lp.co.cfg
+	me := lp.co.live.instance
+	stepBack := me > other
+	cfg.Logger.Error("another live process uses this WorkerID: worker ids must be unique among running processes",
+		"worker", cfg.WorkerID, "instance", me, "other_instance", other, "stepping_back", stepBack)
+	if h := cfg.Hooks.DuplicateWorker; h != nil {
+		h(other, stepBack)
+	}
+	if stepBack {
+		return fmt.Errorf("worker %s (instance %s; other instance %s): %w", cfg.WorkerID, me, other, ErrDuplicateWorker)
+	}
+	return nil
+}
+
 // reportInvalid logs and reports (Hooks.InvalidItem) each invalid item not reported by the
 // previous read with the same problem.
 func (lp *loop) reportInvalid(bad []InvalidItem) {
@@ -592,7 +634,7 @@ func (lp *loop) reportInvalid(bad []InvalidItem) {
 func (lp *loop) acquire(l Lease, epoch context.Context) {
 	co := lp.co
 	ctx, cancel := context.WithCancelCause(epoch)
-	cl := &Claim{co: co, key: l.Key, ctx: ctx, cancel: cancel, epoch: epoch, stopping: make(chan struct{}), lease: l, acquired: l.Counter}
+	cl := &Claim{env: co, key: l.Key, ctx: ctx, cancel: cancel, epoch: epoch, stopping: make(chan struct{}), lease: l, acquired: l.Counter}
 	lp.held[l.Key] = cl
 	lp.count(func(s *Stats) { s.Acquired++ })
 	co.cfg.Logger.Info("lease acquired", "shard", l.Key, "worker", co.cfg.WorkerID, "lease_counter", l.Counter)

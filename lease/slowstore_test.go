@@ -153,7 +153,6 @@ func (f *fleet) validKeys() map[string]bool {
 	return out
 }
 
-
 // While takes are throttled the worker sends fewer of them per scan (halving), and once the
 // table recovers it takes everything within seconds (doubling, scanning again soon).
 func TestTakesPacedWhileThrottled(t *testing.T) {

@@ -388,19 +388,32 @@ func workerKey(id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrWorkerID: s(id)}
 }
 
-// Heartbeat implements lease.Store.
-func (st *Store) Heartbeat(ctx context.Context, worker string) (lease.Worker, error) {
+// Heartbeat implements lease.Store. One UpdateItem returning the old row (ALL_OLD): the new
+// heartbeat is the old one + 1 (or the random start + 1 for a new row), and the old instance is
+// Previous.
+func (st *Store) Heartbeat(ctx context.Context, worker, instance string) (lease.Worker, error) {
+	start := lease.HeartbeatStart()
 	out, err := st.workers.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(st.opts.WorkerTable),
 		Key:                       workerKey(worker),
-		UpdateExpression:          aws.String("SET heartbeat = if_not_exists(heartbeat, :start) + :one"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":start": n(lease.HeartbeatStart())},
-		ReturnValues:              types.ReturnValueAllNew,
+		UpdateExpression:          aws.String("SET heartbeat = if_not_exists(heartbeat, :start) + :one, instance = :inst"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":start": n(start), ":inst": s(instance)},
+		ReturnValues:              types.ReturnValueAllOld,
 	})
 	if err != nil {
 		return lease.Worker{}, translate("heartbeat worker", worker, err, lease.ErrConflict)
 	}
-	return decodeWorker(out.Attributes)
+	if len(out.Attributes) == 0 {
+		return lease.Worker{ID: worker, Heartbeat: start + 1, Instance: instance}, nil
+	}
+	old, err := decodeWorker(out.Attributes)
+	if err != nil {
+		return lease.Worker{}, err
+	}
+	if _, ok := out.Attributes[attrHeartbeat]; !ok {
+		old.Heartbeat = start
+	}
+	return lease.Worker{ID: worker, Heartbeat: old.Heartbeat + 1, Wake: old.Wake, Instance: instance, Previous: old.Instance}, nil
 }
 
 // Wake implements lease.Store.
