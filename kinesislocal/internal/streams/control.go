@@ -268,6 +268,7 @@ type streamDescription struct {
 	StreamCreationTimestamp epoch            `json:"StreamCreationTimestamp"`
 	EnhancedMonitoring      []monitoringJSON `json:"EnhancedMonitoring"`
 	EncryptionType          string           `json:"EncryptionType"`
+	KeyId                   string           `json:"KeyId,omitempty"`
 }
 
 func (e *Engine) describeStream(_ context.Context, body []byte) ([]byte, error) {
@@ -296,7 +297,7 @@ func (e *Engine) describeStream(_ context.Context, body []byte) ([]byte, error) 
 	d := streamDescription{StreamName: s.name, StreamARN: s.arn, StreamStatus: st,
 		StreamModeDetails: modeJSON{s.mode}, Shards: []shardJSON{}, RetentionPeriodHours: s.retentionHours,
 		StreamCreationTimestamp: msEpoch(s.created), EnhancedMonitoring: []monitoringJSON{{ShardLevelMetrics: s.monitoringList()}},
-		EncryptionType: "NONE"}
+		EncryptionType: s.encryptionType(), KeyId: s.keyID}
 	for _, sh := range s.visibleShards(now) {
 		if sh.idx <= after {
 			continue
@@ -334,6 +335,7 @@ type summaryJSON struct {
 	StreamCreationTimestamp epoch            `json:"StreamCreationTimestamp"`
 	EnhancedMonitoring      []monitoringJSON `json:"EnhancedMonitoring"`
 	EncryptionType          string           `json:"EncryptionType"`
+	KeyId                   string           `json:"KeyId,omitempty"`
 	OpenShardCount          int              `json:"OpenShardCount"`
 	ConsumerCount           int              `json:"ConsumerCount"`
 	MaxRecordSizeInKiB      int              `json:"MaxRecordSizeInKiB"`
@@ -353,7 +355,7 @@ func (e *Engine) describeStreamSummary(_ context.Context, body []byte) ([]byte, 
 	st, _ := s.status(now, e.delayMs)
 	d := summaryJSON{StreamName: s.name, StreamARN: s.arn, StreamStatus: st, StreamModeDetails: modeJSON{s.mode},
 		RetentionPeriodHours: s.retentionHours, StreamCreationTimestamp: msEpoch(s.created),
-		EnhancedMonitoring: []monitoringJSON{{ShardLevelMetrics: s.monitoringList()}}, EncryptionType: "NONE",
+		EnhancedMonitoring: []monitoringJSON{{ShardLevelMetrics: s.monitoringList()}}, EncryptionType: s.encryptionType(), KeyId: s.keyID,
 		OpenShardCount: len(s.open), ConsumerCount: len(s.liveConsumers(now, e.delayMs)), MaxRecordSizeInKiB: s.maxRecordKiB}
 	s.mu.RUnlock()
 	return marshal(struct {

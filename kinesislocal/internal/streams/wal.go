@@ -244,6 +244,8 @@ func (e *Engine) replayCtl(ev *ctlEvent) error {
 		s.maxRecordKiB = ev.N
 	case evMonitoring, evNoMonitoring:
 		s.applyMonitoring(ev.Keys, ev.T == evMonitoring)
+	case evEncryption:
+		e.applyEncryption(s, ev)
 	case evMode:
 		s.mode = ev.Mode
 		s.pendingStatus, s.pendingUntil = statusUpdating, ev.At+e.delayMs
