@@ -189,7 +189,7 @@ func (f *fleet) startWorker(id string) error {
 		return err
 	}
 	args := append(slices.Clone(f.run.WorkerArgs), "--endpoint", f.run.KinesisEndpoint, "--dynamodb-endpoint", f.proxy.URL(),
-		"--stream", f.name, "--app", f.name, "--id", id, "--kcl-defaults")
+		"--stream", f.name, "--app", f.name, "--id", id, "--kcl-defaults", "--exit-with-parent")
 	p, err := f.group.Start(workerproc.Options{Path: f.run.WorkerPath, Args: args, Env: f.run.WorkerEnv, Stderr: logFile,
 		OnLine: func(line string) { f.event(w, line) }})
 	if err != nil {
@@ -406,8 +406,10 @@ func (f *fleet) drain(ctx context.Context, limit time.Duration) (produced, lost 
 }
 
 // close stops the producer and every worker (SIGTERM, SIGKILL by PID after 10 s), deletes the
-// stream and the lease tables, and stops the proxy.
+// stream and the lease tables (within 20 s), and stops the proxy.
 func (f *fleet) close(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
 	if f.prodStop != nil {
 		f.prodStop()
 		<-f.prodDone

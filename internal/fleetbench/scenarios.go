@@ -11,6 +11,7 @@ package fleetbench
 import (
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"syscall"
@@ -42,7 +43,7 @@ type Config struct {
 	// WorkerPath is the worker executable. Default: this process's executable.
 	WorkerPath string
 	// WorkerArgs start a worker, e.g. {"demo-worker"}; Run appends the endpoints, stream, app,
-	// id and --kcl-defaults. Required.
+	// id, --kcl-defaults and --exit-with-parent. Required.
 	WorkerArgs []string
 	// WorkerEnv is added to the workers' environment.
 	WorkerEnv []string
@@ -78,7 +79,7 @@ type Config struct {
 	// LogDir receives each worker's stderr (kcl warnings). Required.
 	LogDir string
 	// Progress receives a line per step. May be nil.
-	Progress interface{ Write([]byte) (int, error) }
+	Progress io.Writer
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -246,7 +247,7 @@ func (c *Config) startJoin(ctx context.Context, st Store, name string) ([]Result
 	if !ok {
 		join.Note = "not balanced: " + f.ownedSummary()
 	}
-	time.Sleep(c.Window)
+	sleepCtx(ctx, c.Window)
 	produced, lost := f.drain(ctx, 30*time.Second)
 	f.closeWindow(w, &join)
 	start.Produced, start.Lost, join.Produced, join.Lost = produced, lost, produced, lost
@@ -350,7 +351,7 @@ func (c *Config) latency(ctx context.Context, st Store, name string) ([]Result, 
 		f.mu.Unlock()
 		w := f.openWindow()
 		f.proxy.SetLatency(p99)
-		time.Sleep(c.Window)
+		sleepCtx(ctx, c.Window)
 		f.proxy.SetLatency(0)
 		f.closeWindow(w, &r)
 		now := time.Now()
