@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs what the tests need (Go modules; kinesalite, kinesis-local and dynalite
-# from npm, pinned by test/emulators/package-lock.json), starts the emulators on loopback, runs
-# go vet and go test -race over the whole module, and stops the emulators by PID.
+# from npm, pinned by test/emulators/package-lock.json; the AWS clients of test/clients/install.sh),
+# starts the emulators on loopback, runs go vet and go test -race over the whole module, and stops
+# the emulators by PID.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -20,6 +21,11 @@ set -a
 set +a
 # Tests that need an emulator fail (not skip) when its endpoint is missing.
 export SHOAL_REQUIRE_EMULATORS=1
+
+# AWS clients nobody here wrote, run at their defaults against `shoal local` (cmd/shoal
+# clients_test.go): the Node AWS SDK v3 (npm ci, pinned), boto3 and the AWS CLI (Debian packages).
+echo "== AWS clients (npm, apt)"
+bash test/clients/install.sh
 
 echo "== go test -race"
 go test -race -count=1 -timeout 45m "$@" ./...
