@@ -9,10 +9,14 @@
 // routing and ExplicitHashKey, AWS-shaped sequence numbers, the five iterator types (expiring
 // after 5 minutes), GetRecords with MillisBehindLatest and ChildShards at the end of a closed
 // shard, ListShards with every ShardFilter and pagination, SplitShard, MergeShards,
-// UpdateShardCount, retention, tags, stream consumers and SubscribeToShard (an event stream that
-// starts with the initial-response the Go SDK requires). DynamoDB: the subset a lease table
-// needs: tables with GSIs, Get/Put/Update/Delete with condition and update expressions, Query,
-// Scan with pagination and segments, batches and TransactWriteItems.
+// UpdateShardCount, retention, tags, Start/StopStreamEncryption (EncryptionType and KeyId are
+// recorded and reported, the key id's form is checked; records are not encrypted and no KMS is
+// asked), stream consumers and SubscribeToShard (an event stream that starts with the
+// initial-response the Go SDK requires). DynamoDB: the subset a lease table needs: tables with
+// GSIs (an index added by UpdateTable is CREATING, backfilling and unreadable, for StateDelay),
+// Get/Put/Update/Delete with condition and update expressions, Query, Scan with pagination and
+// parallel segments (split by partition-key hash: each item in exactly one segment), batches and
+// TransactWriteItems.
 //
 // Options.Limits enforces AWS's per-shard throughput limits, so consumers can be tested against
 // throttling.
@@ -60,8 +64,9 @@
 // open (Kinesis) or on Close and growth (DynamoDB). Each data directory is locked (flock) by one
 // server at a time.
 //
-// Clients on a socket: aws-sdk-go-v2 closes a request body as soon as the response headers
-// arrive, which races Go's transport against a server that answers in microseconds (the call
-// fails with "use of closed network connection" and a retried PutRecords is stored twice). Wrap
-// the client's transport in BufferedTransport. In-process clients (AWSConfig) are not affected.
+// Clients on a socket: the plain port serves HTTP/1.1 and HTTP/2 with prior knowledge (h2c);
+// NewHTTPServer over TLS (`shoal local --tls`) serves both by ALPN, as AWS does. aws-sdk-go-v2
+// clients speaking HTTP/1.1 (any http:// endpoint) race themselves and need BufferedTransport (see
+// there); over TLS their default client negotiates HTTP/2 and needs nothing. In-process clients
+// (AWSConfig) are not affected.
 package kinesislocal

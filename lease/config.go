@@ -15,7 +15,9 @@ type Config struct {
 	Store Store
 	// WorkerID names this worker in the tables. Required; must be unique among running processes
 	// (e.g. host + pid + random suffix). A restarted process that reuses its id resumes the
-	// leases it still owns at once.
+	// leases it still owns at once. Two live processes with one id are detected within a few
+	// heartbeats (each finds the other's writes in the worker row): both log at ERROR, and the
+	// one that started later steps back (its Run returns ErrDuplicateWorker).
 	WorkerID string
 	// Acquired is called, from the coordinator goroutine with no lock held, each time this worker
 	// gains a lease. It must not block: start the shard's processor in a new goroutine. Required.
@@ -79,6 +81,10 @@ type Hooks struct {
 	Fenced func()
 	// StoreError: a store call of the coordinator failed (op names it).
 	StoreError func(op string, err error)
+	// DuplicateWorker: another live process heartbeats under this WorkerID (other is its
+	// instance id); stepBack reports whether this process steps back (Run returns
+	// ErrDuplicateWorker): the one that started later does.
+	DuplicateWorker func(other string, stepBack bool)
 	// InvalidItem: a lease-table read found an item that is not a valid lease (reported once per
 	// item and problem while it stays invalid). Such an item is skipped: never taken, written or
 	// deleted; every valid lease is balanced as usual, and a child whose parent is invalid waits.

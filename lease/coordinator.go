@@ -87,6 +87,20 @@ func (co *Coordinator) Rescan() {
 	}
 }
 
+// The claimEnv of every Claim this coordinator acquires.
+func (co *Coordinator) store() Store     { return co.cfg.Store }
+func (co *Coordinator) workerID() string { return co.cfg.WorkerID }
+func (co *Coordinator) valid(epoch context.Context, now time.Time) bool {
+	return co.live.valid(epoch, now)
+}
+func (co *Coordinator) changed()                   { co.notify() }
+func (co *Coordinator) wakeTimeout() time.Duration { return co.cfg.LeaseDuration / 4 }
+func (co *Coordinator) checkpointed(key string, cp Checkpoint, took time.Duration) {
+	if h := co.cfg.Hooks.Checkpointed; h != nil {
+		h(key, cp, took)
+	}
+}
+
 func (co *Coordinator) notify() {
 	select {
 	case co.nudge <- struct{}{}:
@@ -130,6 +144,8 @@ type loop struct {
 	verify    bool                   // the last plan saw unverified dead owners: read workers, then leases, now
 	conflicts int                    // conditional writes of the last plan that lost a race
 	invalid   map[string]InvalidItem // invalid items of the last read, to report each once
+	pace      pace                   // takes and handoffs per scan while the store struggles
+	more      bool                   // the last scan held back writes: scan again soon
 }
 
 // Run runs the protocol until ctx is cancelled (hard stop: every claim's context is cancelled
@@ -177,10 +193,14 @@ func (co *Coordinator) Run(ctx context.Context) error {
 
 	lp := &loop{co: co, held: map[string]*Claim{}, lingering: map[string]*Claim{}, obs: newObserver(), lastWake: -1}
 	err := lp.run(ctx, stopBackground)
-	co.live.stop(ErrShutdown)
+	cause := ErrShutdown
+	if errors.Is(err, ErrDuplicateWorker) {
+		cause = ErrLeaseLost // the other process owns these leases now
+	}
+	co.live.stop(cause)
 	for _, m := range []map[string]*Claim{lp.held, lp.lingering} {
 		for _, cl := range m {
-			cl.lose(ErrShutdown)
+			cl.lose(cause)
 		}
 	}
 	return err
@@ -244,6 +264,10 @@ func (lp *loop) run(ctx context.Context, stopBackground func()) error {
 			}
 			lp.lastWake = b.w.Wake
 		case <-co.live.fenced:
+		case other := <-co.live.dup:
+			if err := lp.duplicate(other); err != nil {
+				return err
+			}
 		case <-co.nudge:
 		case <-co.rescan:
 			scan = true
@@ -261,7 +285,11 @@ func (lp *loop) run(ctx context.Context, stopBackground func()) error {
 			for i := 0; i < 3 && lp.conflicts > 0; i++ {
 				lp.scanLeases(ctx)
 			}
-			lt.Reset(cfg.ScanInterval)
+			if lp.more {
+				lt.Reset(cfg.WorkerScanInterval)
+			} else {
+				lt.Reset(cfg.ScanInterval)
+			}
 			if lp.verify {
 				wt.Reset(0)
 			}
@@ -438,8 +466,10 @@ func (lp *loop) scanLeases(ctx context.Context) {
 	cancel()
 	if err != nil {
 		lp.storeErr("list leases", err)
+		lp.pace.observe(0, true)
 		return
 	}
+	trouble := time.Since(start) > slowCall(cfg.LeaseDuration) || co.live.struggling()
 	lp.obs.sawLeases(ls, start, time.Now())
 	lp.count(func(s *Stats) { s.Scans++; s.Leases = len(ls); s.Invalid = len(bad) })
 	lp.reportInvalid(bad)
@@ -488,7 +518,39 @@ func (lp *loop) scanLeases(ctx context.Context) {
 			lp.storeErr("complete handoff", err)
 		}
 	}
+	// Pacing: re-validations of leases this worker owns always go; new takes, then handoff
+	// requests, share the budget.
+	var takes []Move
+	fresh := 0
 	for _, m := range act.Take {
+		if m.From.Owner != me {
+			fresh++
+		}
+	}
+	allowed := lp.pace.limit(fresh + len(act.Handoff))
+	lp.more = allowed < fresh+len(act.Handoff)
+	sent := 0
+	for _, m := range act.Take {
+		if m.From.Owner != me {
+			if sent == allowed {
+				continue
+			}
+			sent++
+		}
+		takes = append(takes, m)
+	}
+	handoffs := act.Handoff[:min(len(act.Handoff), allowed-sent)]
+	sent += len(handoffs)
+	slow := slowCall(cfg.LeaseDuration)
+	timed := func(f func() error) error {
+		t0 := time.Now()
+		err := f()
+		if (err != nil && !errors.Is(err, ErrConflict)) || time.Since(t0) > slow {
+			trouble = true
+		}
+		return err
+	}
+	for _, m := range takes {
 		if _, busy := lp.lingering[m.Key]; busy {
 			continue
 		}
@@ -496,7 +558,8 @@ func (lp *loop) scanLeases(ctx context.Context) {
 			break // fenced meanwhile
 		}
 		octx, cancel := lp.opCtx(ctx)
-		l, err := cfg.Store.Take(octx, m.Key, m.From, me)
+		var l Lease
+		err := timed(func() (err error) { l, err = cfg.Store.Take(octx, m.Key, m.From, me); return err })
 		cancel()
 		if err != nil {
 			if errors.Is(err, ErrConflict) {
@@ -508,9 +571,9 @@ func (lp *loop) scanLeases(ctx context.Context) {
 		}
 		lp.acquire(l, epoch)
 	}
-	for _, m := range act.Handoff {
+	for _, m := range handoffs {
 		octx, cancel := lp.opCtx(ctx)
-		_, err := cfg.Store.RequestHandoff(octx, m.Key, m.From, me)
+		err := timed(func() error { _, err := cfg.Store.RequestHandoff(octx, m.Key, m.From, me); return err })
 		if err == nil {
 			lp.count(func(s *Stats) { s.HandoffsRequested++ })
 			if h := cfg.Hooks.HandoffRequested; h != nil {
@@ -526,6 +589,27 @@ func (lp *loop) scanLeases(ctx context.Context) {
 		}
 		cancel()
 	}
+	lp.pace.observe(sent, trouble)
+}
+
+// duplicate handles another live process heartbeating under this worker id. Deterministically
+// the one that started later (the greater instance id: start time first) steps back: it returns
+// ErrDuplicateWorker from Run, and its claims end with ErrLeaseLost, without writing the row or
+// any lease (the other process re-validates the leases it finds owned by the id). Both log at
+// ERROR.
+func (lp *loop) duplicate(other string) error {
+	cfg := &lp.co.cfg
+	me := lp.co.live.instance
+	stepBack := me > other
+	cfg.Logger.Error("another live process uses this WorkerID: worker ids must be unique among running processes",
+		"worker", cfg.WorkerID, "instance", me, "other_instance", other, "stepping_back", stepBack)
+	if h := cfg.Hooks.DuplicateWorker; h != nil {
+		h(other, stepBack)
+	}
+	if stepBack {
+		return fmt.Errorf("worker %s (instance %s; other instance %s): %w", cfg.WorkerID, me, other, ErrDuplicateWorker)
+	}
+	return nil
 }
 
 // reportInvalid logs and reports (Hooks.InvalidItem) each invalid item not reported by the
@@ -550,7 +634,7 @@ func (lp *loop) reportInvalid(bad []InvalidItem) {
 func (lp *loop) acquire(l Lease, epoch context.Context) {
 	co := lp.co
 	ctx, cancel := context.WithCancelCause(epoch)
-	cl := &Claim{co: co, key: l.Key, ctx: ctx, cancel: cancel, epoch: epoch, stopping: make(chan struct{}), lease: l, acquired: l.Counter}
+	cl := &Claim{env: co, key: l.Key, ctx: ctx, cancel: cancel, epoch: epoch, stopping: make(chan struct{}), lease: l, acquired: l.Counter}
 	lp.held[l.Key] = cl
 	lp.count(func(s *Stats) { s.Acquired++ })
 	co.cfg.Logger.Info("lease acquired", "shard", l.Key, "worker", co.cfg.WorkerID, "lease_counter", l.Counter)

@@ -34,6 +34,9 @@ var (
 	// when this worker fenced itself because its heartbeats stopped counting. Checkpoints through
 	// a lost Claim return it.
 	ErrLeaseLost = errors.New("lease: lease lost")
+	// ErrDuplicateWorker: another live process runs with the same WorkerID (its heartbeats
+	// appeared in this worker's row). Coordinator.Run returns it in the process that steps back.
+	ErrDuplicateWorker = errors.New("lease: another live process uses this WorkerID")
 	// ErrShutdown is the cause of a Claim's context when the coordinator stopped (hard stop, or a
 	// graceful Shutdown whose deadline passed before the processor released the lease).
 	ErrShutdown = errors.New("lease: coordinator shut down")
@@ -110,6 +113,13 @@ type Worker struct {
 	ID        string
 	Heartbeat int64
 	Wake      int64
+	// Instance names the process that wrote Heartbeat (a Coordinator's random instance id; ""
+	// if written by a version that did not record it).
+	Instance string
+	// Previous is set by Heartbeat only: the Instance of the row before this heartbeat ("" for a
+	// new row). A value other than the caller's own after its first heartbeat means another
+	// process heartbeats under the same worker id.
+	Previous string
 }
 
 // Store is a lease table plus its worker table. Implementations (memlease, dynamolease) are safe
@@ -135,9 +145,10 @@ type Worker struct {
 //   - Finish: like Checkpoint with SHARD_END, also sets childShardIds and removes owner and
 //     checkpointOwner (a finished lease is nobody's load).
 //   - Delete removes the lease only if its checkpoint is SHARD_END (else ErrConflict).
-//   - Heartbeat adds 1 to the worker's heartbeat and returns the row. An absent row is created
-//     with heartbeat = HeartbeatStart() + 1, so a row deleted and created again never repeats a
-//     value an observer may still remember (it would look unchanged, and its worker dead).
+//   - Heartbeat adds 1 to the worker's heartbeat, sets its instance, and returns the row with
+//     Previous = the instance it replaced. An absent row is created with heartbeat =
+//     HeartbeatStart() + 1, so a row deleted and created again never repeats a value an observer
+//     may still remember (it would look unchanged, and its worker dead).
 //   - Wake adds 1 to an existing worker's wake (ErrNotFound if it has no row).
 //   - RemoveWorker deletes a worker row if its heartbeat still equals heartbeat (else ErrConflict).
 type Store interface {
@@ -159,7 +170,7 @@ type Store interface {
 	Finish(ctx context.Context, key string, from Expect, children []string) (Lease, error)
 	Delete(ctx context.Context, key string) error
 
-	Heartbeat(ctx context.Context, worker string) (Worker, error)
+	Heartbeat(ctx context.Context, worker, instance string) (Worker, error)
 	Wake(ctx context.Context, worker string) error
 	// Workers returns every worker row (a strongly consistent full scan).
 	Workers(ctx context.Context) ([]Worker, error)

@@ -2,6 +2,8 @@ package lease
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 )
@@ -25,7 +27,8 @@ import (
 // Goroutines, all owned by Coordinator.Run: heartbeat (schedules, and waits for its attempts)
 // and fencer (a timer only), so a store call that hangs can never delay the fence.
 type liveness struct {
-	cfg *Config
+	cfg      *Config
+	instance string // this process's instance id: start time (ns, sortable) and a random suffix
 
 	mu         sync.Mutex
 	validUntil time.Time // zero: no live chain
@@ -33,10 +36,13 @@ type liveness struct {
 	cancel     context.CancelCauseFunc
 	lastBeat   int64 // heartbeat value of the latest answer
 	slow       bool  // the last heartbeat took more than a quarter of the lease duration, or failed
+	beaten     bool  // a heartbeat of this instance succeeded (later rows must show it as Previous)
+	foreign    int   // heartbeats whose Previous was another instance, after the first
 
 	reset  chan struct{} // validUntil moved
 	beats  chan beat     // latest successful heartbeat, for the coordinator loop
 	fenced chan struct{} // the chain ended
+	dup    chan string   // another instance heartbeats under this worker id (its instance id)
 }
 
 // maxInFlight bounds concurrent heartbeat attempts.
@@ -51,10 +57,12 @@ type beat struct {
 
 func newLiveness(cfg *Config) *liveness {
 	return &liveness{
-		cfg:    cfg,
-		reset:  make(chan struct{}, 1),
-		beats:  make(chan beat, 1),
-		fenced: make(chan struct{}, 1),
+		cfg:      cfg,
+		instance: fmt.Sprintf("%019d-%016x", time.Now().UnixNano(), rand.Uint64()),
+		dup:      make(chan string, 1),
+		reset:    make(chan struct{}, 1),
+		beats:    make(chan beat, 1),
+		fenced:   make(chan struct{}, 1),
 	}
 }
 
@@ -163,7 +171,7 @@ func (l *liveness) runHeartbeat(ctx context.Context) {
 			lastSend = s
 			wg.Go(func() {
 				hctx, cancel := context.WithDeadline(ctx, s.Add(l.cfg.HeartbeatTimeout))
-				w, err := l.cfg.Store.Heartbeat(hctx, l.cfg.WorkerID)
+				w, err := l.cfg.Store.Heartbeat(hctx, l.cfg.WorkerID, l.instance)
 				cancel()
 				results <- attempt{s: s, e: time.Now(), w: w, err: err}
 			})
@@ -183,6 +191,17 @@ func (l *liveness) runHeartbeat(ctx context.Context) {
 
 func (l *liveness) record(s, e time.Time, w Worker) {
 	l.mu.Lock()
+	// Our own heartbeats (also concurrent ones) leave our instance in the row. After our first,
+	// another instance there means another live process writes the row: seen twice (once may be
+	// a dead predecessor's last request, committed late), it is reported.
+	other := ""
+	if l.beaten && w.Previous != "" && w.Previous != l.instance {
+		l.foreign++
+		if l.foreign >= 2 {
+			other = w.Previous
+		}
+	}
+	l.beaten = true
 	if w.Heartbeat > l.lastBeat || l.lastBeat == 0 {
 		l.lastBeat = w.Heartbeat
 	}
@@ -202,6 +221,13 @@ func (l *liveness) record(s, e time.Time, w Worker) {
 		}
 	}
 	l.mu.Unlock()
+	if other != "" {
+		select {
+		case <-l.dup:
+		default:
+		}
+		l.dup <- other
+	}
 	if counting {
 		select {
 		case l.reset <- struct{}{}:

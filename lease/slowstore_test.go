@@ -153,4 +153,90 @@ func (f *fleet) validKeys() map[string]bool {
 	return out
 }
 
-var _ = slices.Sort[[]string]
+// While takes are throttled the worker sends fewer of them per scan (halving), and once the
+// table recovers it takes everything within seconds (doubling, scanning again soon).
+func TestTakesPacedWhileThrottled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFleet(t, 40)
+		t.Cleanup(f.stopAll)
+		var throttled atomic.Bool
+		throttled.Store(true)
+		m := f.start("w0")
+		m.faulty.Set(leasetest.Rule{Op: "Take", Err: leasetest.ErrThrottle, Match: func(string) bool { return throttled.Load() }})
+		time.Sleep(30 * time.Second)
+		during := m.faulty.Calls("Take")
+		throttled.Store(false)
+		took := f.waitUntil(30*time.Second, "all taken", func() bool { return f.balanced(40) })
+		t.Logf("30 s of throttled takes: %d Take calls (unpaced: 40 per scan, every 5 s = 240); all 40 taken %v after recovery", during, took)
+		if during > 120 {
+			t.Errorf("%d Take calls in 30 s of throttling, want at most 120", during)
+		}
+		if took > 10*time.Second {
+			t.Errorf("took %v to take every lease after the throttling ended, want <= 10s", took)
+		}
+	})
+}
+
+// Crash failover at the default timings stays about LeaseDuration + one worker scan (p50 <= 5 s,
+// issue 10's target) with and without a slow store: the per-lease gap from the crash until a
+// survivor holds a valid claim, over 5 crashes of a 4-worker, 32-lease fleet.
+func TestCrashFailoverSlowStore(t *testing.T) {
+	for _, s := range []slowStore{{name: "healthy store"}, {name: "p99=500ms", workerP99: 500 * time.Millisecond, leaseP99: 500 * time.Millisecond}} {
+		t.Run(s.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const leases, workers = 32, 4
+				f := newFleet(t, leases)
+				t.Cleanup(f.stopAll)
+				for i := range workers {
+					f.start(fmt.Sprintf("w%d", i))
+				}
+				f.waitUntil(60*time.Second, "balance", func() bool { return f.balanced(leases) })
+				var gaps []time.Duration
+				for round := range 5 {
+					for _, m := range f.members {
+						m.faulty.Set(s.rules(uint64(round)*31 + uint64(len(m.id)))...)
+					}
+					victim := fmt.Sprintf("w%d", round%workers)
+					f.members[victim].mu.Lock()
+					var theirs []string
+					for k, cl := range f.members[victim].claims {
+						if cl.Valid() {
+							theirs = append(theirs, k)
+						}
+					}
+					f.members[victim].mu.Unlock()
+					f.crash(victim)
+					start := time.Now()
+					pending := map[string]bool{}
+					for _, k := range theirs {
+						pending[k] = true
+					}
+					for len(pending) > 0 {
+						if time.Since(start) > time.Minute {
+							t.Fatalf("round %d: %d leases of %s not taken over after a minute", round, len(pending), victim)
+						}
+						time.Sleep(50 * time.Millisecond)
+						held := f.validKeys()
+						for k := range pending {
+							if held[k] {
+								gaps = append(gaps, time.Since(start))
+								delete(pending, k)
+							}
+						}
+					}
+					for _, m := range f.members {
+						m.faulty.Set()
+					}
+					f.start(victim)
+					f.waitUntil(60*time.Second, "balance", func() bool { return f.balanced(leases) })
+				}
+				slices.Sort(gaps)
+				p50, max := gaps[len(gaps)/2], gaps[len(gaps)-1]
+				t.Logf("%s: crash failover over %d leases in 5 crashes: p50 %v, max %v", s.name, len(gaps), p50, max)
+				if p50 > 5*time.Second {
+					t.Errorf("crash failover p50 %v, want <= 5s", p50)
+				}
+			})
+		})
+	}
+}

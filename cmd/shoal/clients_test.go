@@ -13,13 +13,19 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/shoal-go/shoal/kinesislocal"
 )
 
 // The client tests run AWS clients nobody here wrote, at their default settings, against
@@ -227,29 +233,272 @@ func goClient(t *testing.T, endpoint, caFile string) *kinesis.Client {
 	return kinesis.NewFromConfig(goConfig(t, caFile), func(o *kinesis.Options) { o.BaseEndpoint = aws.String(endpoint) })
 }
 
-// TestNodeSDKDefaults runs the Node AWS SDK v3 soak (PutRecords, GetRecords, SubscribeToShard
-// events, lease-table traffic) against `shoal local` over plain http (the Kinesis client speaks
-// HTTP/2 with prior knowledge) and over --tls (HTTP/2 by ALPN).
-func TestNodeSDKDefaults(t *testing.T) {
+// TestClientSoak runs every client at its default settings against `shoal local` over a real
+// socket, all at once: on the plain port the Node AWS SDK v3 (HTTP/2 with prior knowledge),
+// boto3 and the AWS CLI (HTTP/1.1), and aws-sdk-go-v2 through BufferedTransport (its default
+// client races itself over HTTP/1.1: kinesislocal TestSDKBodyRace); with --tls aws-sdk-go-v2 with
+// nothing but a trusted CA (HTTP/2 by ALPN), the Node SDK and boto3. Each does PutRecords,
+// GetRecords, SubscribeToShard (all but the CLI, which does not offer it) and lease-table
+// traffic; each stream is then read back with the Go SDK: no error, nothing missing, nothing
+// twice.
+func TestClientSoak(t *testing.T) {
 	node := nodeReady(t)
-	for _, tc := range []struct {
-		name string
-		args []string
-	}{{"h2c", nil}, {"tls", []string{"--tls"}}} {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			srv := startLocal(t, tc.args...)
+	python := pythonReady(t)
+	awsCLIReady(t)
+	plain, secure := startLocal(t), startLocal(t, "--tls")
+	if secure.CAFile == "" {
+		t.Fatal("shoal local --tls printed no CA file")
+	}
+	type client struct {
+		name   string
+		srv    localServer
+		stream string
+		want   int
+		run    func(t *testing.T, ctx context.Context, srv localServer, stream string) soakResult
+	}
+	script := func(name string, args ...string) func(*testing.T, context.Context, localServer, string) soakResult {
+		return func(t *testing.T, ctx context.Context, srv localServer, stream string) soakResult {
 			var env []string
 			if srv.CAFile != "" {
-				env = append(env, "NODE_EXTRA_CA_CERTS="+srv.CAFile)
+				env = append(env, "AWS_CA_BUNDLE="+srv.CAFile, "NODE_EXTRA_CA_CERTS="+srv.CAFile)
 			}
-			const batches = 6
-			res := runScript(t, ctx, env, node, "soak.mjs", srv.Endpoint, "node", "node-leases", fmt.Sprint(batches))
-			if res.Written != batches*500 || res.Subscribed != res.Written {
-				t.Fatalf("counts %+v", res)
+			full := append([]string{}, args[:1]...)
+			full = append(full, srv.Endpoint, stream, stream+"-leases")
+			full = append(full, args[1:]...)
+			return runScript(t, ctx, env, name, full...)
+		}
+	}
+	goSoak := func(buffered bool) func(*testing.T, context.Context, localServer, string) soakResult {
+		return func(t *testing.T, ctx context.Context, srv localServer, stream string) soakResult {
+			return runGoSoak(t, ctx, srv, stream, buffered, 4, 3)
+		}
+	}
+	// The CLI first: it is the slowest (a Python start per call) and subtests run only
+	// GOMAXPROCS at a time.
+	clients := []client{
+		{"http/aws-cli", plain, "cli", 1 * 500, script("bash", "soak-cli.sh", "1")},
+		{"http/node", plain, "node", 6 * 500, script(node, "soak.mjs", "6")},
+		{"http/boto3", plain, "boto3", 6 * 500, script(python, "soak.py", "6")},
+		{"http/go-buffered", plain, "go", 4 * 3 * 500, goSoak(true)},
+		{"tls/go", secure, "go", 4 * 3 * 500, goSoak(false)},
+		{"tls/node", secure, "node", 6 * 500, script(node, "soak.mjs", "6")},
+		{"tls/boto3", secure, "boto3", 6 * 500, script(python, "soak.py", "6")},
+	}
+	for _, c := range clients {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			start := time.Now()
+			res := c.run(t, ctx, c.srv, c.stream)
+			if res.Written != c.want {
+				t.Fatalf("%s wrote %d records, want %d", res.Client, res.Written, c.want)
 			}
-			checkStream(t, ctx, goClient(t, srv.Endpoint, srv.CAFile), "node", batches*500)
+			checkStream(t, ctx, goClient(t, c.srv.Endpoint, c.srv.CAFile), c.stream, c.want)
+			t.Logf("%s: %d records written and read back once each, %d through SubscribeToShard, %d lease writes, in %v",
+				res.Client, res.Written, res.Subscribed, res.LeaseWrites, time.Since(start).Round(time.Millisecond))
 		})
+	}
+}
+
+// pythonReady returns a python3 that imports boto3, or fails/skips.
+func pythonReady(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"python3", "/usr/bin/python3"} {
+		if path, err := exec.LookPath(p); err == nil && exec.Command(path, "-c", "import boto3").Run() == nil {
+			return path
+		}
+	}
+	requireClient(t, "boto3", "apt-get install python3-boto3")
+	return ""
+}
+
+// awsCLIReady fails or skips when the AWS CLI is missing.
+func awsCLIReady(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("aws")
+	if err != nil {
+		requireClient(t, "the AWS CLI", "apt-get install awscli")
+	}
+	return path
+}
+
+// runGoSoak is the aws-sdk-go-v2 client soak: callers x batches PutRecords of 500 records,
+// SubscribeToShard on both shards from TRIM_HORIZON until every record arrived, and lease-table
+// traffic, with the SDK's default HTTP client and retryer (wrapped in BufferedTransport when
+// buffered). The caller reads the stream back.
+func runGoSoak(t *testing.T, ctx context.Context, srv localServer, stream string, buffered bool, callers, batches int) soakResult {
+	t.Helper()
+	cfg := goConfig(t, srv.CAFile)
+	if buffered {
+		cfg.HTTPClient = &http.Client{Transport: kinesislocal.BufferedTransport(awshttp.NewBuildableClient().GetTransport())}
+	}
+	newKinesis := func() *kinesis.Client {
+		return kinesis.NewFromConfig(cfg, func(o *kinesis.Options) { o.BaseEndpoint = aws.String(srv.Endpoint) })
+	}
+	kc := newKinesis()
+	res := soakResult{Client: "aws-sdk-go-v2"}
+	if _, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: &stream, ShardCount: aws.Int32(2)}); err != nil {
+		t.Fatal(err)
+	}
+	var arn string
+	waitFor(t, ctx, "stream ACTIVE", func() bool {
+		d, err := kc.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: &stream})
+		if err != nil {
+			t.Fatal(err)
+		}
+		arn = aws.ToString(d.StreamDescriptionSummary.StreamARN)
+		return d.StreamDescriptionSummary.StreamStatus == ktypes.StreamStatusActive
+	})
+	reg, err := kc.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: &arn, ConsumerName: aws.String("soak")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "consumer ACTIVE", func() bool {
+		d, err := kc.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{ConsumerARN: reg.Consumer.ConsumerARN})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.ConsumerDescription.ConsumerStatus == ktypes.ConsumerStatusActive
+	})
+	total := callers * batches * 500
+
+	// Subscriptions from TRIM_HORIZON, one client each (smithy-go shares an event-stream decode
+	// buffer per client protocol).
+	type subResult struct {
+		data []string
+		err  error
+	}
+	subc := make(chan subResult, 2)
+	subCtx, stopSubs := context.WithCancel(ctx)
+	defer stopSubs()
+	var delivered atomic.Int64
+	for _, shard := range []string{"shardId-000000000000", "shardId-000000000001"} {
+		go func() {
+			var r subResult
+			defer func() { subc <- r }()
+			sub, err := newKinesis().SubscribeToShard(subCtx, &kinesis.SubscribeToShardInput{ConsumerARN: reg.Consumer.ConsumerARN,
+				ShardId: &shard, StartingPosition: &ktypes.StartingPosition{Type: ktypes.ShardIteratorTypeTrimHorizon}})
+			if err != nil {
+				r.err = err
+				return
+			}
+			es := sub.GetStream()
+			defer es.Close()
+			for ev := range es.Events() {
+				if e, ok := ev.(*ktypes.SubscribeToShardEventStreamMemberSubscribeToShardEvent); ok {
+					for _, rec := range e.Value.Records {
+						r.data = append(r.data, string(rec.Data))
+					}
+					delivered.Add(int64(len(e.Value.Records)))
+				}
+			}
+			if subCtx.Err() == nil {
+				r.err = fmt.Errorf("event stream of %s ended: %v", shard, es.Err())
+			}
+		}()
+	}
+
+	errc := make(chan error, callers)
+	for c := range callers {
+		go func() {
+			for b := range batches {
+				entries := make([]ktypes.PutRecordsRequestEntry, 500)
+				for i := range entries {
+					id := fmt.Sprintf("go-%d-%d-%d", c, b, i)
+					entries[i] = ktypes.PutRecordsRequestEntry{Data: []byte(id), PartitionKey: aws.String(id)}
+				}
+				out, err := kc.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: &stream, Records: entries})
+				if err == nil && aws.ToInt32(out.FailedRecordCount) != 0 {
+					err = fmt.Errorf("PutRecords: %d records failed", aws.ToInt32(out.FailedRecordCount))
+				}
+				if err != nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}()
+	}
+	for range callers {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	res.Written = total
+	waitFor(t, ctx, "SubscribeToShard events", func() bool { return delivered.Load() >= int64(total) })
+	stopSubs()
+	seen := map[string]bool{}
+	for range 2 {
+		r := <-subc
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		for _, d := range r.data {
+			seen[d] = true
+		}
+		res.Subscribed += len(r.data)
+	}
+	if res.Subscribed != total || len(seen) != total {
+		t.Errorf("SubscribeToShard delivered %d records (%d unique), want %d", res.Subscribed, len(seen), total)
+	}
+
+	// Lease-table traffic.
+	dc := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(srv.Endpoint) })
+	table := stream + "-leases"
+	if _, err := dc.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: &table, BillingMode: dtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []dtypes.AttributeDefinition{{AttributeName: aws.String("leaseKey"), AttributeType: dtypes.ScalarAttributeTypeS}},
+		KeySchema:            []dtypes.KeySchemaElement{{AttributeName: aws.String("leaseKey"), KeyType: dtypes.KeyTypeHash}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "table ACTIVE", func() bool {
+		d, err := dc.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &table})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Table.TableStatus == dtypes.TableStatusActive
+	})
+	for _, shard := range []string{"shardId-000000000000", "shardId-000000000001"} {
+		if _, err := dc.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, ConditionExpression: aws.String("attribute_not_exists(leaseKey)"),
+			Item: map[string]dtypes.AttributeValue{"leaseKey": &dtypes.AttributeValueMemberS{Value: shard},
+				"leaseOwner": &dtypes.AttributeValueMemberS{Value: "go"}, "leaseCounter": &dtypes.AttributeValueMemberN{Value: "0"}}}); err != nil {
+			t.Fatal(err)
+		}
+		res.LeaseWrites++
+		for c := range 20 {
+			if _, err := dc.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &table,
+				Key:                 map[string]dtypes.AttributeValue{"leaseKey": &dtypes.AttributeValueMemberS{Value: shard}},
+				ConditionExpression: aws.String("leaseCounter = :c AND leaseOwner = :o"), UpdateExpression: aws.String("SET leaseCounter = :n"),
+				ExpressionAttributeValues: map[string]dtypes.AttributeValue{":c": &dtypes.AttributeValueMemberN{Value: fmt.Sprint(c)},
+					":n": &dtypes.AttributeValueMemberN{Value: fmt.Sprint(c + 1)}, ":o": &dtypes.AttributeValueMemberS{Value: "go"}}}); err != nil {
+				t.Fatal(err)
+			}
+			res.LeaseWrites++
+		}
+	}
+	scan, err := dc.Scan(ctx, &dynamodb.ScanInput{TableName: &table, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range scan.Items {
+		if n := it["leaseCounter"].(*dtypes.AttributeValueMemberN).Value; n != "20" {
+			t.Errorf("lease counter %s, want 20", n)
+		}
+	}
+	if res.LeaseItems = len(scan.Items); res.LeaseItems != 2 {
+		t.Errorf("Scan returned %d leases, want 2", res.LeaseItems)
+	}
+	return res
+}
+
+// waitFor polls cond every 20 ms until it holds or ctx ends.
+func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }

@@ -68,14 +68,14 @@ func TestLeasesGolden(t *testing.T) {
 			t.Fatalf("create %s: %v", l.Key, err)
 		}
 	}
-	if _, err := store.Heartbeat(ctx, "worker-2"); err != nil { // once: not live
+	if _, err := store.Heartbeat(ctx, "worker-2", "i2"); err != nil { // once: not live
 		t.Fatal(err)
 	}
 	hbCtx, stopHB := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { // worker-1 heartbeats throughout: live
 		for hbCtx.Err() == nil {
-			store.Heartbeat(hbCtx, "worker-1")
+			store.Heartbeat(hbCtx, "worker-1", "i1")
 			sleepCtx(hbCtx, 50*time.Millisecond)
 		}
 	})

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/shoal-go/shoal/internal/workerproc"
 	"github.com/shoal-go/shoal/kinesislocal"
 )
 
@@ -59,6 +60,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	stateDelay := fs.Duration("state-delay", 50*time.Millisecond, "how long streams and tables stay CREATING/UPDATING")
 	limits := fs.Bool("limits", false, "enforce AWS per-shard throughput limits (1 MiB/s and 1000 rec/s in, 2 MiB/s and 5 reads/s out)")
 	verbose := fs.Bool("v", false, "log every request")
+	withParent := fs.Bool("exit-with-parent", false, "exit when stdin closes (for a parent process that started this one with a pipe)")
 	useTLS := fs.Bool("tls", false, "serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN) with a generated certificate kept in DATA-DIR/tls (or a temporary directory), or the one given by --tls-cert and --tls-key")
 	tlsCert := fs.String("tls-cert", "", "with --tls: PEM certificate (chain) file to serve")
 	tlsKey := fs.String("tls-key", "", "with --tls: PEM private key file of --tls-cert")
@@ -66,6 +68,9 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Var(&faults, "fault", "inject a fault, repeatable: OPERATION:ERROR_CODE[:PROBABILITY[:LATENCY]] (OPERATION * = all)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *withParent {
+		workerproc.ExitWithParent()
 	}
 	if *repair && *dataDir == "" {
 		fmt.Fprintln(stderr, "--repair needs --data-dir")

@@ -332,7 +332,7 @@ func TestMissingTable(t *testing.T) {
 			if !errors.Is(err, lease.ErrNoTable) {
 				t.Fatalf("get from a missing table: %v, want ErrNoTable", err)
 			}
-			_, err = st.Heartbeat(context.Background(), "w")
+			_, err = st.Heartbeat(context.Background(), "w", "i")
 			if !errors.Is(err, lease.ErrNoTable) {
 				t.Fatalf("heartbeat into a missing table: %v, want ErrNoTable", err)
 			}
@@ -359,7 +359,7 @@ func TestThrottlingTranslated(t *testing.T) {
 	if _, err := st.Get(context.Background(), "k"); !errors.Is(err, lease.ErrThrottled) {
 		t.Errorf("get: %v, want ErrThrottled", err)
 	}
-	if _, err := st.Heartbeat(context.Background(), "w"); !errors.Is(err, lease.ErrThrottled) {
+	if _, err := st.Heartbeat(context.Background(), "w", "i"); !errors.Is(err, lease.ErrThrottled) {
 		t.Errorf("heartbeat: %v, want ErrThrottled", err)
 	}
 }

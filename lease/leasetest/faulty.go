@@ -212,11 +212,11 @@ func (f *Faulty) Delete(ctx context.Context, key string) error {
 }
 
 // Heartbeat implements lease.Store.
-func (f *Faulty) Heartbeat(ctx context.Context, worker string) (lease.Worker, error) {
+func (f *Faulty) Heartbeat(ctx context.Context, worker, instance string) (lease.Worker, error) {
 	if err := f.inject(ctx, "Heartbeat", worker); err != nil {
 		return lease.Worker{}, err
 	}
-	return f.Store.Heartbeat(ctx, worker)
+	return f.Store.Heartbeat(ctx, worker, instance)
 }
 
 // Wake implements lease.Store.

@@ -227,17 +227,20 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 }
 
 // Heartbeat implements lease.Store.
-func (s *Store) Heartbeat(ctx context.Context, worker string) (lease.Worker, error) {
+func (s *Store) Heartbeat(ctx context.Context, worker, instance string) (lease.Worker, error) {
 	var out lease.Worker
 	err := s.do(ctx, "heartbeat worker", worker, func() error {
 		w, ok := s.workers[worker]
 		if !ok {
 			w.Heartbeat = lease.HeartbeatStart()
 		}
+		prev := w.Instance
 		w.ID = worker
 		w.Heartbeat++
+		w.Instance = instance
 		s.workers[worker] = w
 		out = w
+		out.Previous = prev
 		return nil
 	})
 	return out, err

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -186,6 +187,8 @@ var handlers = map[string]handler{
 	"DescribeLimits":                (*Engine).describeLimits,
 	"UpdateMaxRecordSize":           (*Engine).updateMaxRecordSize,
 	"UpdateStreamMode":              (*Engine).updateStreamMode,
+	"StartStreamEncryption":         (*Engine).startEncryption,
+	"StopStreamEncryption":          (*Engine).stopEncryption,
 	"EnableEnhancedMonitoring":      (*Engine).enableMonitoring,
 	"DisableEnhancedMonitoring":     (*Engine).disableMonitoring,
 }
@@ -367,4 +370,15 @@ func (e *Engine) commit(pos int64) error {
 		return &awsproto.Error{Status: http.StatusInternalServerError, Type: awsproto.InternalFailure, Message: "write log: " + err.Error()}
 	}
 	return nil
+}
+
+// Operations returns the names of the Kinesis operations the engine serves, sorted, including
+// SubscribeToShard (served by SubscribeToShard, not Handle).
+func Operations() []string {
+	ops := []string{"SubscribeToShard"}
+	for op := range handlers {
+		ops = append(ops, op)
+	}
+	slices.Sort(ops)
+	return ops
 }
