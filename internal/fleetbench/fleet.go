@@ -365,9 +365,11 @@ func (f *fleet) closeWindow(w window, r *Result) {
 	r.FenceEpisodes += episodes(f.fences[w.fences:])
 	r.ProcessorFailures += len(f.failures) - w.failures
 	r.Requests += c.Requests
+	r.Throttled += c.Throttled
+	r.LeaseTableRequests += c.ByTable[f.name]
+	r.WorkerTableRequests += c.ByTable[f.name+"-workers"]
 	r.RequestsPerSecond = float64(r.Requests) / time.Since(w.from).Seconds()
 	r.LatencyP50, r.LatencyP99 = c.Latency(50), c.Latency(99)
-	r.byOp = c.ByOp
 }
 
 // episodes counts the bursts in fences: a worker that fences itself loses every lease at once,
