@@ -156,12 +156,12 @@ type Result struct {
 	ProcessorFailures int
 	// Requests to the lease store within the scenario, their rate, and their time at the
 	// proxy (injected delay plus the server's time).
-	Requests               int64
-	RequestsPerSecond      float64
+	Requests          int64
+	RequestsPerSecond float64
 	// LeaseTableRequests and WorkerTableRequests split Requests by table (the rest name no
 	// table, e.g. ListTables).
 	LeaseTableRequests, WorkerTableRequests int64
-	LatencyP50, LatencyP99 time.Duration
+	LatencyP50, LatencyP99                  time.Duration
 	// Injected is the latency scenario's injected p99 (0: none, the baseline).
 	Injected time.Duration
 	// ThrottleBurst and ThrottleEvery describe a throttling window (ThrottleBurst > 0);
