@@ -48,7 +48,7 @@ func judge(r Result) Result {
 	}
 	ok = ok && r.Lost == 0
 	switch {
-	case r.Lost > 0:
+	case r.Lost > 0 || r.WorkerExits > 0:
 		r.Pass = "FAIL"
 	case !has:
 		r.Pass = "-"

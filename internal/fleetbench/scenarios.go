@@ -154,6 +154,9 @@ type Result struct {
 	SelfFences, FenceEpisodes int
 	// ProcessorFailures: failed processor runs (a failed checkpoint) of running workers.
 	ProcessorFailures int
+	// WorkerExits: workers that exited without being stopped (named in Note); any fails the
+	// scenario.
+	WorkerExits int
 	// Requests to the lease store within the scenario, their rate, and their time at the
 	// proxy (injected delay plus the server's time).
 	Requests          int64
