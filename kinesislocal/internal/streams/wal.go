@@ -218,55 +218,7 @@ func (e *Engine) replayCtl(ev *ctlEvent) error {
 	if s == nil || s.created != ev.Created {
 		return nil // a change to a stream that was deleted later
 	}
-	switch ev.T {
-	case evSplit:
-		key, ok := parseU128(ev.Key)
-		if !ok || ev.Shard >= len(s.shards) {
-			return errCorrupt
-		}
-		s.applySplit(s.shards[ev.Shard], key, ev.At)
-		s.rebuildOpen()
-		s.pendingStatus, s.pendingUntil = statusUpdating, ev.At+e.delayMs
-	case evMerge:
-		if ev.Shard >= len(s.shards) || ev.Shard2 >= len(s.shards) {
-			return errCorrupt
-		}
-		s.applyMerge(s.shards[ev.Shard], s.shards[ev.Shard2], ev.At)
-		s.rebuildOpen()
-		s.pendingStatus, s.pendingUntil = statusUpdating, ev.At+e.delayMs
-	case evScale:
-		s.applyScale(ev.N, ev.At)
-		s.scaleOps = append(s.scaleOps, ev.At)
-		s.pendingStatus, s.pendingUntil = statusUpdating, ev.At+e.delayMs
-	case evRetention:
-		s.retentionHours = ev.N
-	case evMaxRecord:
-		s.maxRecordKiB = ev.N
-	case evMonitoring, evNoMonitoring:
-		s.applyMonitoring(ev.Keys, ev.T == evMonitoring)
-	case evEncryption:
-		e.applyEncryption(s, ev)
-	case evMode:
-		s.mode = ev.Mode
-		s.pendingStatus, s.pendingUntil = statusUpdating, ev.At+e.delayMs
-	case evTags:
-		for k, v := range ev.Tags {
-			s.tags[k] = v
-		}
-	case evUntag:
-		for _, k := range ev.Keys {
-			delete(s.tags, k)
-		}
-	case evRegister:
-		e.applyRegister(s, ev)
-	case evDeregister:
-		if c := s.consumers[ev.Name]; c != nil {
-			c.deletingAt = ev.At
-		}
-	default:
-		return fmt.Errorf("unknown event %q", ev.T)
-	}
-	return nil
+	return e.applyStreamEvent(s, ev)
 }
 
 func (e *Engine) replayRecords(p []byte) error {
