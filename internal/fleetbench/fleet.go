@@ -55,6 +55,8 @@ type fleet struct {
 	stall    map[string]time.Duration // shard -> longest time without a batch while stallOn
 	stallOn  bool
 	changed  time.Time // the last change of any worker's owned set
+	exits    []string  // workers that exited without being stopped
+	closing  bool
 }
 
 type shard struct{ id, hashKey string }
@@ -196,7 +198,15 @@ func (f *fleet) startWorker(id string) error {
 		logFile.Close()
 		return err
 	}
-	go func() { <-p.Done(); logFile.Close() }()
+	go func() {
+		<-p.Done()
+		logFile.Close()
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if w.state == running && !f.closing {
+			f.exits = append(f.exits, fmt.Sprintf("%s exited by itself (%v; log %s)", id, p.Err(), logPath))
+		}
+	}()
 	f.mu.Lock()
 	w.proc = p
 	f.workers[id] = w
@@ -346,13 +356,14 @@ type window struct {
 	dups     int
 	fences   int
 	failures int
+	exits    int
 }
 
 func (f *fleet) openWindow() window {
 	c := f.proxy.Counts()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return window{from: time.Now(), counts: c, dups: len(f.dups), fences: len(f.fences), failures: len(f.failures)}
+	return window{from: time.Now(), counts: c, dups: len(f.dups), fences: len(f.fences), failures: len(f.failures), exits: len(f.exits)}
 }
 
 // closeWindow fills r's duplicates, self-fences, failures and DynamoDB figures since w.
@@ -365,9 +376,15 @@ func (f *fleet) closeWindow(w window, r *Result) {
 	r.FenceEpisodes += episodes(f.fences[w.fences:])
 	r.ProcessorFailures += len(f.failures) - w.failures
 	r.Requests += c.Requests
+	for _, e := range f.exits[w.exits:] {
+		r.Note += e + "; "
+		r.WorkerExits++
+	}
+	r.Throttled += c.Throttled
+	r.LeaseTableRequests += c.ByTable[f.name]
+	r.WorkerTableRequests += c.ByTable[f.name+"-workers"]
 	r.RequestsPerSecond = float64(r.Requests) / time.Since(w.from).Seconds()
 	r.LatencyP50, r.LatencyP99 = c.Latency(50), c.Latency(99)
-	r.byOp = c.ByOp
 }
 
 // episodes counts the bursts in fences: a worker that fences itself loses every lease at once,
@@ -414,6 +431,9 @@ func (f *fleet) close(ctx context.Context) {
 		f.prodStop()
 		<-f.prodDone
 	}
+	f.mu.Lock()
+	f.closing = true
+	f.mu.Unlock()
 	f.group.Stop(10 * time.Second)
 	f.kc.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: &f.name, EnforceConsumerDeletion: aws.Bool(true)})
 	for _, t := range []string{f.name, f.name + "-workers"} {
