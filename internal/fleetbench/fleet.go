@@ -107,7 +107,7 @@ func newFleet(ctx context.Context, run *Config, store Store, name string, n int,
 		err = f.listShards(ctx)
 	}
 	if err != nil {
-		f.close(context.WithoutCancel(ctx))
+		f.close(ctx)
 		return nil, err
 	}
 	pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -423,9 +423,14 @@ func (f *fleet) drain(ctx context.Context, limit time.Duration) (produced, lost 
 }
 
 // close stops the producer and every worker (SIGTERM, SIGKILL by PID after 10 s), deletes the
-// stream and the lease tables (within 20 s), and stops the proxy.
+// stream and the lease tables (within 20 s), and stops the proxy; once ctx has ended it allows
+// 2 s for each step instead.
 func (f *fleet) close(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	grace, cleanup := 10*time.Second, 20*time.Second
+	if ctx.Err() != nil {
+		grace, cleanup = 2*time.Second, 2*time.Second // interrupted: do not linger
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanup)
 	defer cancel()
 	if f.prodStop != nil {
 		f.prodStop()
@@ -434,7 +439,7 @@ func (f *fleet) close(ctx context.Context) {
 	f.mu.Lock()
 	f.closing = true
 	f.mu.Unlock()
-	f.group.Stop(10 * time.Second)
+	f.group.Stop(grace)
 	f.kc.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: &f.name, EnforceConsumerDeletion: aws.Bool(true)})
 	for _, t := range []string{f.name, f.name + "-workers"} {
 		f.db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(t)})

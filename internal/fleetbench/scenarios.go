@@ -182,7 +182,8 @@ type Result struct {
 // Run runs the scenarios against every store, one fleet at a time, and returns a Result per
 // scenario and store (and per latency). An error means the harness itself failed (a stream
 // could not be created, a worker could not start); a scenario that misses its target is a
-// Result with Pass "FAIL".
+// Result with Pass "FAIL". When ctx ends, Run stops every process it started and returns the
+// results of the scenarios that completed with ctx's cause.
 func Run(ctx context.Context, cfg Config) ([]Result, error) {
 	c, err := cfg.withDefaults()
 	if err != nil {
@@ -198,6 +199,9 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 		want := func(s string) bool { return slices.Contains(c.Scenarios, s) }
 		if want(ScenarioStart) || want(ScenarioJoin) {
 			rs, err := c.startJoin(ctx, st, name("join"))
+			if err == nil {
+				err = context.Cause(ctx) // an interrupted scenario's figures mean nothing
+			}
 			if err != nil {
 				return out, fmt.Errorf("%s: start/join: %w", st.Name, err)
 			}
@@ -217,7 +221,11 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 			}
 			r := Result{Scenario: s, Store: st.Name, Shards: c.SmallShards}
 			for trial := range c.Trials {
-				if err := c.stopOne(ctx, st, name(s), sig, &r); err != nil {
+				err := c.stopOne(ctx, st, name(s), sig, &r)
+				if err == nil {
+					err = context.Cause(ctx)
+				}
+				if err != nil {
 					return out, fmt.Errorf("%s: %s trial %d: %w", st.Name, s, trial+1, err)
 				}
 			}
@@ -225,6 +233,9 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 		}
 		if want(ScenarioLatency) {
 			rs, err := c.latency(ctx, st, name("latency"))
+			if err == nil {
+				err = context.Cause(ctx)
+			}
 			if err != nil {
 				return out, fmt.Errorf("%s: latency: %w", st.Name, err)
 			}
@@ -242,7 +253,7 @@ func (c *Config) startJoin(ctx context.Context, st Store, name string) ([]Result
 	if err != nil {
 		return nil, err
 	}
-	defer f.close(context.WithoutCancel(ctx))
+	defer f.close(ctx)
 	start := Result{Scenario: ScenarioStart, Store: st.Name, Shards: c.Shards}
 	c.logf("%s: %s: w1 starts alone on %d shards", st.Name, name, c.Shards)
 	w := f.openWindow()
@@ -301,7 +312,7 @@ func (c *Config) stopOne(ctx context.Context, st Store, name string, sig syscall
 	if err != nil {
 		return err
 	}
-	defer f.close(context.WithoutCancel(ctx))
+	defer f.close(ctx)
 	c.logf("%s: %s: two workers on %d shards, then %s to w1", st.Name, name, c.SmallShards, map[syscall.Signal]string{syscall.SIGTERM: "SIGTERM", syscall.SIGKILL: "SIGKILL"}[sig])
 	for _, id := range []string{"w1", "w2"} {
 		if err := f.startWorker(id); err != nil {
@@ -354,7 +365,7 @@ func (c *Config) latency(ctx context.Context, st Store, name string) ([]Result, 
 	if err != nil {
 		return nil, err
 	}
-	defer f.close(context.WithoutCancel(ctx))
+	defer f.close(ctx)
 	c.logf("%s: %s: two workers on %d shards", st.Name, name, c.Shards)
 	for _, id := range []string{"w1", "w2"} {
 		if err := f.startWorker(id); err != nil {
