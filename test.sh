@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs what the tests need (Go modules; kinesalite, kinesis-local and dynalite
-# from npm, pinned by test/emulators/package-lock.json), starts the emulators on loopback, runs
-# go vet and go test -race over the whole module, and stops the emulators by PID.
+# from npm, pinned by test/emulators/package-lock.json; the AWS clients of test/clients/install.sh),
+# starts the emulators on loopback, runs go vet and go test -race over the whole module, and stops
+# the emulators by PID.
 #
 # Every step runs even when an earlier one failed (a failed vet must not hide the test results);
 # a summary at the end lists each step's result and duration, and the script exits non-zero if any
@@ -63,6 +64,10 @@ trap 'bash test/emulators/stop.sh' EXIT
 step "third-party emulators (npm)" emulators
 # Tests that need an emulator fail (not skip) when its endpoint is missing.
 export SHOAL_REQUIRE_EMULATORS=1
+
+# AWS clients nobody here wrote, run at their defaults against `shoal local` (cmd/shoal
+# clients_test.go): the Node AWS SDK v3 (npm ci, pinned), boto3 and the AWS CLI (Debian packages).
+step "AWS clients (npm, apt)" bash test/clients/install.sh
 
 step "go test -race" go test -race -count=1 -timeout 45m "$@" ./...
 

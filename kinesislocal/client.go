@@ -142,12 +142,21 @@ func (w *pipeWriter) finish(err error) {
 }
 
 // BufferedTransport wraps base (http.DefaultTransport if nil) so that every request body is read
-// into memory before it is sent. Use it for aws-sdk-go-v2 clients that talk to a local server over
-// a socket: the SDK closes a request's body as soon as the response headers arrive, and a server
-// on loopback can answer before Go's transport has finished its last read of the body; the
-// transport then fails the write and closes the connection, the SDK reports "use of closed network
-// connection" on a response that succeeded, and its retry stores a PutRecords twice. Reading the
-// body first removes the race. The in-process transport (AWSConfig) needs no wrapper.
+// into memory before it is sent. aws-sdk-go-v2 clients need it when they speak HTTP/1.1, which
+// they do to any http:// endpoint (this server's plain port, kinesalite, dynalite, ...): with
+// --tls (or any https endpoint that offers HTTP/2, as AWS does) the SDK's default client
+// negotiates HTTP/2 and needs no wrapper, and neither does a client set to h2c.
+//
+// The race it removes is in the client, not in any server (smithy-go v1.28, Go 1.26): the SDK
+// closes its request body as soon as the response headers arrive, and its body wrapper answers
+// WriteTo with io.EOF once closed. Go's HTTP/1.1 transport, after sending Content-Length bytes,
+// checks for extra bytes with io.Copy(io.Discard, body), takes that io.EOF for a write failure
+// and closes the connection while the response body is still being read. The call fails with
+// "use of closed network connection" although the server did the work, and the SDK's default
+// retryer retries it: a PutRecords stored twice. A fast loopback server and a busy machine (the
+// writing goroutine descheduled right after its last write) make it frequent; TestSDKBodyRace
+// reproduces it. A buffered body is never closed by the SDK, so the check sees a clean EOF. The
+// in-process transport (AWSConfig) needs no wrapper.
 func BufferedTransport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport

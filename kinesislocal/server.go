@@ -1,7 +1,6 @@
 package kinesislocal
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -43,33 +42,26 @@ type Options struct {
 	Limits *Limits
 	// Faults are injected into matching requests, checked in order; the first match applies.
 	Faults []Fault
+	// Intercept, when non-nil, is called for every Kinesis and DynamoDB request, before Faults,
+	// with a description of the request; a non-zero Injection it returns is applied and Faults
+	// are not consulted for that request. It is called concurrently and must not block.
+	Intercept func(Request) Injection
 	// Region and AccountID appear in ARNs. Defaults: "us-east-1" and "000000000000".
 	Region, AccountID string
 	// ShardLimit caps the open shards in the account (LimitExceededException beyond).
 	// Default 10000.
 	ShardLimit int
-	// Logger receives one line per request at debug level and server errors at error level.
-	// Default: discard.
+	// Logger receives one line per request at debug level, server errors at error level and
+	// the data logs' warnings (a cut torn tail, a repair). Default: discard.
 	Logger *slog.Logger
+	// Repair makes New run Repair on DataDir before opening it: a damaged log is rewritten with
+	// every intact record and its damaged bytes moved aside (reported on Logger), instead of
+	// New failing with a DamageError.
+	Repair bool
 }
 
 // Limits are per-shard throughput limits. A zero field takes AWS's value (shown in brackets).
 type Limits = streams.Limits
-
-// Fault describes an injected failure or delay for one operation.
-type Fault struct {
-	// Operation is the API operation name, e.g. "GetRecords" or "UpdateItem". "*" or "" matches
-	// every operation of both APIs.
-	Operation string
-	// Probability in [0,1] that a matching request is affected. 0 means 1 (always).
-	Probability float64
-	// Latency is added before the request is served (or failed).
-	Latency time.Duration
-	// ErrorCode, when non-empty, fails the request with this AWS error type, e.g.
-	// "ProvisionedThroughputExceededException", "ThrottlingException", "InternalFailure" or
-	// "ServiceUnavailable" (the last two answer 500 and 503). Empty means only Latency applies.
-	ErrorCode string
-}
 
 // Server is a Kinesis and DynamoDB compatible HTTP server. It is an http.Handler; it is safe for
 // concurrent use.
@@ -78,6 +70,7 @@ type Server struct {
 	log     *slog.Logger
 	kinesis *streams.Engine
 	dynamo  *ddb.Engine
+	faults  *faultState
 }
 
 // New validates opts and returns a Server, loading durable state from opts.DataDir if set. It
@@ -90,16 +83,9 @@ func New(opts Options) (*Server, error) {
 	if opts.ShardLimit < 0 {
 		errs = append(errs, fmt.Errorf("kinesislocal: ShardLimit %d is negative", opts.ShardLimit))
 	}
-	for i, f := range opts.Faults {
-		if f.Probability < 0 || f.Probability > 1 {
-			errs = append(errs, fmt.Errorf("kinesislocal: Faults[%d].Probability %v is outside [0,1]", i, f.Probability))
-		}
-		if f.Latency < 0 {
-			errs = append(errs, fmt.Errorf("kinesislocal: Faults[%d].Latency %v is negative", i, f.Latency))
-		}
-		if f.ErrorCode == "" && f.Latency == 0 {
-			errs = append(errs, fmt.Errorf("kinesislocal: Faults[%d] has neither ErrorCode nor Latency", i))
-		}
+	errs = append(errs, validateFaults(opts.Faults)...)
+	if opts.Repair && opts.DataDir == "" {
+		errs = append(errs, errors.New("kinesislocal: Repair needs DataDir"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -117,6 +103,11 @@ func New(opts Options) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if opts.Repair {
+		if _, err := Repair(opts.DataDir, log); err != nil {
+			return nil, err
+		}
+	}
 	sub := func(name string) string {
 		if opts.DataDir == "" {
 			return ""
@@ -125,20 +116,20 @@ func New(opts Options) (*Server, error) {
 	}
 	k, err := streams.New(streams.Options{
 		StateDelay: opts.StateDelay, Limits: opts.Limits, DataDir: sub("kinesis"),
-		Region: opts.Region, AccountID: opts.AccountID, ShardLimit: opts.ShardLimit,
+		Region: opts.Region, AccountID: opts.AccountID, ShardLimit: opts.ShardLimit, Logger: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("kinesislocal: open kinesis state: %w", err)
 	}
 	d, err := ddb.New(ddb.Options{
 		StateDelay: opts.StateDelay, DataDir: sub("dynamodb"),
-		Region: opts.Region, AccountID: opts.AccountID,
+		Region: opts.Region, AccountID: opts.AccountID, Logger: log,
 	})
 	if err != nil {
 		k.Close()
 		return nil, fmt.Errorf("kinesislocal: open dynamodb state: %w", err)
 	}
-	return &Server{opts: opts, log: log, kinesis: k, dynamo: d}, nil
+	return &Server{opts: opts, log: log, kinesis: k, dynamo: d, faults: newFaultState(opts)}, nil
 }
 
 // Close flushes durable state and releases the data directory. Requests after Close fail.
@@ -172,6 +163,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		awsproto.WriteError(w, contentType, awsproto.Errorf(awsproto.Serialization, "method %s is not POST", r.Method))
 		return
 	}
+	if isCBOR(r) {
+		s.log.Warn("CBOR request refused: the client must disable CBOR (AWS_CBOR_DISABLE=true)", "op", op)
+		writeCBORRefusal(w)
+		return
+	}
 	if r.Header.Get("Authorization") == "" && r.Header.Get("X-Amz-Security-Token") == "" && r.URL.Query().Get("X-Amz-Signature") == "" {
 		awsproto.WriteError(w, contentType, &awsproto.Error{Status: http.StatusBadRequest, Type: awsproto.MissingAuthentication,
 			Message: "Missing Authentication Token"})
@@ -192,7 +188,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body = []byte("{}")
 	}
 	ctx := r.Context()
-	if ferr, canceled := s.injectFault(ctx, op); canceled {
+	if ferr, canceled := s.injectFault(ctx, r, isKinesis, op, body); canceled {
 		return
 	} else if ferr != nil {
 		if !isKinesis && !strings.Contains(ferr.Type, "#") {
@@ -242,40 +238,4 @@ func (s *Server) fail(w http.ResponseWriter, contentType, op string, err error) 
 		s.log.Debug("request rejected", "op", op, "type", e.Type, "msg", e.Message)
 	}
 	awsproto.WriteError(w, contentType, err)
-}
-
-// injectFault applies the first matching fault: it sleeps for the fault's latency (returning
-// early, with canceled set, if ctx ends) and returns the fault's error, if any.
-func (s *Server) injectFault(ctx context.Context, op string) (_ *awsproto.Error, canceled bool) {
-	for _, f := range s.opts.Faults {
-		if f.Operation != "" && f.Operation != "*" && f.Operation != op {
-			continue
-		}
-		if f.Probability > 0 && f.Probability < 1 {
-			if rand.Float64() >= f.Probability {
-				continue
-			}
-		}
-		if f.Latency > 0 {
-			t := time.NewTimer(f.Latency)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return nil, true
-			}
-		}
-		if f.ErrorCode == "" {
-			return nil, false
-		}
-		e := &awsproto.Error{Status: http.StatusBadRequest, Type: f.ErrorCode, Message: "injected fault: " + f.ErrorCode}
-		switch f.ErrorCode {
-		case "InternalFailure", awsproto.InternalFailure, "InternalServerError":
-			e.Status = http.StatusInternalServerError
-		case awsproto.ServiceUnavailable:
-			e.Status = http.StatusServiceUnavailable
-		}
-		return e, false
-	}
-	return nil, false
 }

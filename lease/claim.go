@@ -24,7 +24,7 @@ var ErrBackwards = errors.New("lease: checkpoint before the current checkpoint")
 // its context was cancelled: until then the coordinator does not acquire the same key again, so
 // two processors of one shard never run in this process at once.
 type Claim struct {
-	co       *Coordinator
+	env      claimEnv
 	key      string
 	acquired int64 // the lease counter when this claim was acquired
 	reported bool  // its loss was reported; owned by the coordinator goroutine
@@ -46,8 +46,28 @@ type Claim struct {
 	// giving: a final write was started (context cancelled with errReleased);
 	// releaseFailed: it failed, so the lease may still be owned by this worker in the table.
 	giving, releaseFailed bool
-	stopAt                time.Time // when a requested stop turns into a forced handoff (zero: none)
-	handoff               bool      // the stop was requested by a taker (checkpointOwner = this worker)
+	// forced: the coordinator took over the final write after HandoffTimeout (the holder's own
+	// final write is then refused: exactly one of the two is sent); handedOver: that forced
+	// write completed the handoff or release.
+	forced, handedOver bool
+	stopAt             time.Time // when a requested stop turns into a forced handoff (zero: none)
+	handoff            bool      // the stop was requested by a taker (checkpointOwner = this worker)
+}
+
+// claimEnv is what a Claim needs from the coordinator that acquired it; *Coordinator
+// implements it. Safe for concurrent use.
+type claimEnv interface {
+	// store is the lease store; workerID the id the claim's writes expect as owner.
+	store() Store
+	workerID() string
+	// valid reports whether epoch is the worker's live heartbeat chain at now.
+	valid(epoch context.Context, now time.Time) bool
+	// changed tells the coordinator that a claim changed state (released, lost); it does not block.
+	changed()
+	// checkpointed reports a written checkpoint (Hooks.Checkpointed).
+	checkpointed(key string, cp Checkpoint, took time.Duration)
+	// wakeTimeout bounds the best-effort wake of a taker after a release.
+	wakeTimeout() time.Duration
 }
 
 // Key returns the lease key.
@@ -72,7 +92,7 @@ func (c *Claim) Stopping() <-chan struct{} { return c.stopping }
 // Valid reports whether the claim permits processing at this instant: its context is live and
 // the worker's heartbeats still count.
 func (c *Claim) Valid() bool {
-	return c.ctx.Err() == nil && c.co.live.valid(c.epoch, time.Now())
+	return c.ctx.Err() == nil && c.env.valid(c.epoch, time.Now())
 }
 
 // requestStop closes Stopping. snap, when non-nil, is the scanned lease showing the handoff
@@ -92,6 +112,29 @@ func (c *Claim) requestStop(handoff bool, deadline time.Time, snap *Lease) {
 
 func (c *Claim) lose(cause error) {
 	c.cancel(cause)
+}
+
+// forceStop ends a claim whose holder did not release in time, unless the holder's own final
+// write already started (then that write decides). It reports whether the coordinator now owns
+// the final write. The decision is made under mu, where write sets giving, so the holder's
+// Release and the forced handoff are never both sent.
+func (c *Claim) forceStop() bool {
+	c.mu.Lock()
+	if c.giving || c.acked || c.forced {
+		c.mu.Unlock()
+		return false
+	}
+	c.forced = true
+	c.mu.Unlock()
+	c.cancel(ErrLeaseLost) // outside mu: context.AfterFunc callbacks may call back into the claim
+	return true
+}
+
+// markHandedOver records that the forced final write succeeded.
+func (c *Claim) markHandedOver() {
+	c.mu.Lock()
+	c.handedOver = true
+	c.mu.Unlock()
 }
 
 // permitted reports whether me may checkpoint l.
@@ -114,11 +157,15 @@ func (c *Claim) write(ctx context.Context, op string, final bool, f func(Expect)
 	if err := c.ctx.Err(); err != nil {
 		return Lease{}, fmt.Errorf("%s %s: %w", op, c.key, context.Cause(c.ctx))
 	}
-	if !c.co.live.valid(c.epoch, time.Now()) {
+	if !c.env.valid(c.epoch, time.Now()) {
 		c.lose(ErrLeaseLost)
 		return Lease{}, fmt.Errorf("%s %s: heartbeats stopped counting: %w", op, c.key, ErrLeaseLost)
 	}
 	c.mu.Lock()
+	if c.forced {
+		c.mu.Unlock()
+		return Lease{}, fmt.Errorf("%s %s: not released within HandoffTimeout: %w", op, c.key, ErrLeaseLost)
+	}
 	counter := c.lease.Counter
 	if final {
 		c.giving = true
@@ -127,7 +174,7 @@ func (c *Claim) write(ctx context.Context, op string, final bool, f func(Expect)
 	if final {
 		c.cancel(errReleased)
 	}
-	l, err := f(Expect{Owner: c.co.cfg.WorkerID, Counter: counter})
+	l, err := f(Expect{Owner: c.env.workerID(), Counter: counter})
 	if final {
 		c.mu.Lock()
 		c.releaseFailed = err != nil
@@ -165,16 +212,14 @@ func (c *Claim) Checkpoint(ctx context.Context, cp Checkpoint) error {
 		return fmt.Errorf("checkpoint %s at %v (current %v): %w", c.key, cp, cur, ErrBackwards)
 	}
 	_, err := c.write(ctx, "checkpoint", false, func(e Expect) (Lease, error) {
-		return c.co.cfg.Store.Checkpoint(ctx, c.key, e, cp)
+		return c.env.store().Checkpoint(ctx, c.key, e, cp)
 	})
 	c.writeMu.Unlock()
 	if err != nil {
-		c.co.notify()
+		c.env.changed()
 		return err
 	}
-	if h := c.co.cfg.Hooks.Checkpointed; h != nil {
-		h(c.key, cp, time.Since(start))
-	}
+	c.env.checkpointed(c.key, cp, time.Since(start))
 	return nil
 }
 
@@ -184,11 +229,11 @@ func (c *Claim) Checkpoint(ctx context.Context, cp Checkpoint) error {
 func (c *Claim) Finish(ctx context.Context, children []string) error {
 	c.writeMu.Lock()
 	_, err := c.write(ctx, "finish", true, func(e Expect) (Lease, error) {
-		return c.co.cfg.Store.Finish(ctx, c.key, e, children)
+		return c.env.store().Finish(ctx, c.key, e, children)
 	})
 	c.end(err == nil)
 	c.writeMu.Unlock()
-	c.co.notify()
+	c.env.changed()
 	return err
 }
 
@@ -207,16 +252,16 @@ func (c *Claim) Release(ctx context.Context) error {
 	if c.ctx.Err() == nil && !acked {
 		if handoff {
 			_, err = c.write(ctx, "complete handoff", true, func(e Expect) (Lease, error) {
-				return c.co.cfg.Store.CompleteHandoff(ctx, c.key, e)
+				return c.env.store().CompleteHandoff(ctx, c.key, e)
 			})
 		} else {
 			_, err = c.write(ctx, "release", true, func(e Expect) (Lease, error) {
-				l, err := c.co.cfg.Store.Release(ctx, c.key, e)
+				l, err := c.env.store().Release(ctx, c.key, e)
 				if errors.Is(err, ErrConflict) {
 					// A taker may have asked for the lease meanwhile (which does not move the
 					// counter): complete its handoff.
-					if cur, gerr := c.co.cfg.Store.Get(ctx, c.key); gerr == nil && cur.CheckpointOwner == e.Owner && cur.Counter == e.Counter {
-						return c.co.cfg.Store.CompleteHandoff(ctx, c.key, Expect{Owner: e.Owner, Counter: cur.Counter})
+					if cur, gerr := c.env.store().Get(ctx, c.key); gerr == nil && cur.CheckpointOwner == e.Owner && cur.Counter == e.Counter {
+						return c.env.store().CompleteHandoff(ctx, c.key, Expect{Owner: e.Owner, Counter: cur.Counter})
 					}
 				}
 				return l, err
@@ -224,17 +269,17 @@ func (c *Claim) Release(ctx context.Context) error {
 		}
 	}
 	taker := ""
-	if o := c.Lease().Owner; err == nil && o != "" && o != c.co.cfg.WorkerID {
+	if o := c.Lease().Owner; err == nil && o != "" && o != c.env.workerID() {
 		taker = o
 	}
 	c.end(err == nil)
 	c.writeMu.Unlock()
 	if taker != "" {
-		wctx, cancel := context.WithTimeout(ctx, c.co.cfg.HeartbeatTimeout)
-		_ = c.co.cfg.Store.Wake(wctx, taker) // best effort: the taker also rescans periodically
+		wctx, cancel := context.WithTimeout(ctx, c.env.wakeTimeout())
+		_ = c.env.store().Wake(wctx, taker) // best effort: the taker also rescans periodically
 		cancel()
 	}
-	c.co.notify()
+	c.env.changed()
 	if errors.Is(err, ErrLeaseLost) {
 		return nil
 	}
@@ -253,11 +298,22 @@ func (c *Claim) end(released bool) {
 	}
 }
 
-// released reports whether the claim ended by a successful release, handoff or finish.
+// released reports whether the claim ended by a successful release, handoff or finish, by the
+// holder or forced by the coordinator.
 func (c *Claim) released() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.giving && !c.releaseFailed && errors.Is(context.Cause(c.ctx), errReleased)
+	return c.handedOver || (c.giving && !c.releaseFailed && errors.Is(context.Cause(c.ctx), errReleased))
+}
+
+// stopDeadline returns when a requested stop turns into a forced handoff (zero: none).
+func (c *Claim) stopDeadline() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.acked || c.forced {
+		return time.Time{}
+	}
+	return c.stopAt
 }
 
 func (c *Claim) isGiving() bool {

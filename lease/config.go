@@ -15,7 +15,9 @@ type Config struct {
 	Store Store
 	// WorkerID names this worker in the tables. Required; must be unique among running processes
 	// (e.g. host + pid + random suffix). A restarted process that reuses its id resumes the
-	// leases it still owns at once.
+	// leases it still owns at once. Two live processes with one id are detected within a few
+	// heartbeats (each finds the other's writes in the worker row): both log at ERROR, and the
+	// one that started later steps back (its Run returns ErrDuplicateWorker).
 	WorkerID string
 	// Acquired is called, from the coordinator goroutine with no lock held, each time this worker
 	// gains a lease. It must not block: start the shard's processor in a new goroutine. Required.
@@ -23,14 +25,18 @@ type Config struct {
 
 	// HeartbeatInterval is how often the worker increments its heartbeat row. Default 1s.
 	HeartbeatInterval time.Duration
-	// HeartbeatTimeout bounds one heartbeat call; a slower answer does not count. Default 800ms.
+	// HeartbeatTimeout bounds one heartbeat attempt (then it is retried). It does not decide
+	// whether a heartbeat counts: an answer counts whenever it arrives before the worker's
+	// current fence (the fence is measured from the heartbeat's start), so a slow store delays
+	// nothing until heartbeats stop answering for about LeaseDuration - SafetyMargin. Default
+	// LeaseDuration - SafetyMargin (an answer later than that could not count); at most that.
 	HeartbeatTimeout time.Duration
 	// LeaseDuration: a worker whose heartbeat others have seen unchanged this long is dead and its
 	// leases are taken. Default 3s.
 	LeaseDuration time.Duration
 	// SafetyMargin: a worker stops processing (fences itself) SafetyMargin before the earliest
 	// instant another worker may take its leases. It covers clock-rate drift between hosts and the
-	// time to cancel a processor. Default 400ms.
+	// time to cancel a processor. Default LeaseDuration * 2/15 (400ms at the default 3s).
 	SafetyMargin time.Duration
 	// WorkerScanInterval is how often the worker table is read. Default 1s.
 	WorkerScanInterval time.Duration
@@ -38,7 +44,9 @@ type Config struct {
 	// worker joining or dying, Rescan) triggers a read first. Default 5s.
 	ScanInterval time.Duration
 	// HandoffTimeout is how long a processor asked to stop (handoff, cap) has to call Release
-	// before its lease is handed over anyway (its context cancelled with ErrLeaseLost). Default 10s.
+	// before its lease is handed over anyway (its context cancelled with ErrLeaseLost, then the
+	// coordinator completes the handoff; a Release that started before the deadline is never
+	// overtaken). Default 10s.
 	HandoffTimeout time.Duration
 	// MaxLeasesPerWorker caps the leases this worker holds (0 = no cap). Leases above the cap
 	// are released gracefully.
@@ -61,7 +69,9 @@ type Hooks struct {
 	// LeaseLost: a claim of this worker ended without a release (cause ErrLeaseLost or
 	// ErrShutdown).
 	LeaseLost func(key string, cause error)
-	// LeaseReleased: this worker gave key up (release, handoff completed, or finished).
+	// LeaseReleased: this worker gave key up (release, handoff completed, or finished; also a
+	// handoff the coordinator completed itself after HandoffTimeout, whose processor was
+	// cancelled with ErrLeaseLost first).
 	LeaseReleased func(key string)
 	// HandoffRequested: this worker asked owner for key.
 	HandoffRequested func(key, owner string)
@@ -71,13 +81,24 @@ type Hooks struct {
 	Fenced func()
 	// StoreError: a store call of the coordinator failed (op names it).
 	StoreError func(op string, err error)
+	// DuplicateWorker: another live process heartbeats under this WorkerID (other is its
+	// instance id); stepBack reports whether this process steps back (Run returns
+	// ErrDuplicateWorker): the one that started later does.
+	DuplicateWorker func(other string, stepBack bool)
+	// InvalidItem: a lease-table read found an item that is not a valid lease (reported once per
+	// item and problem while it stays invalid). Such an item is skipped: never taken, written or
+	// deleted; every valid lease is balanced as usual, and a child whose parent is invalid waits.
+	InvalidItem func(item InvalidItem)
 }
 
 // Defaults for Config's zero fields.
 const (
-	DefaultHeartbeatInterval  = time.Second
-	DefaultHeartbeatTimeout   = 800 * time.Millisecond
-	DefaultLeaseDuration      = 3 * time.Second
+	DefaultHeartbeatInterval = time.Second
+	// DefaultHeartbeatTimeout is the HeartbeatTimeout at the default LeaseDuration and
+	// SafetyMargin (LeaseDuration - SafetyMargin).
+	DefaultHeartbeatTimeout = DefaultLeaseDuration - DefaultSafetyMargin
+	DefaultLeaseDuration    = 3 * time.Second
+	// DefaultSafetyMargin is the SafetyMargin at the default LeaseDuration (LeaseDuration*2/15).
 	DefaultSafetyMargin       = 400 * time.Millisecond
 	DefaultWorkerScanInterval = time.Second
 	DefaultScanInterval       = 5 * time.Second
@@ -93,9 +114,9 @@ func orDefault(d *time.Duration, def time.Duration) {
 // withDefaults returns a copy of c with defaults applied, or every problem found.
 func (c Config) withDefaults() (Config, error) {
 	orDefault(&c.HeartbeatInterval, DefaultHeartbeatInterval)
-	orDefault(&c.HeartbeatTimeout, DefaultHeartbeatTimeout)
 	orDefault(&c.LeaseDuration, DefaultLeaseDuration)
-	orDefault(&c.SafetyMargin, DefaultSafetyMargin)
+	orDefault(&c.SafetyMargin, c.LeaseDuration*2/15)
+	orDefault(&c.HeartbeatTimeout, c.LeaseDuration-c.SafetyMargin)
 	orDefault(&c.WorkerScanInterval, DefaultWorkerScanInterval)
 	orDefault(&c.ScanInterval, DefaultScanInterval)
 	orDefault(&c.HandoffTimeout, DefaultHandoffTimeout)
@@ -126,10 +147,14 @@ func (c Config) withDefaults() (Config, error) {
 		errs = append(errs, errors.New("lease: Config.MaxLeasesPerWorker and MaxStealsPerCycle must not be negative"))
 	}
 	// A healthy worker must never fence itself: the next heartbeat is sent HeartbeatInterval after
-	// the last counting one and answers within HeartbeatTimeout, which must be before the fence.
-	if c.HeartbeatInterval+c.HeartbeatTimeout >= c.LeaseDuration-c.SafetyMargin {
-		errs = append(errs, fmt.Errorf("lease: HeartbeatInterval (%v) + HeartbeatTimeout (%v) must be less than LeaseDuration (%v) - SafetyMargin (%v)",
-			c.HeartbeatInterval, c.HeartbeatTimeout, c.LeaseDuration, c.SafetyMargin))
+	// the last counting one and must be able to answer before the fence.
+	if c.HeartbeatInterval >= c.LeaseDuration-c.SafetyMargin {
+		errs = append(errs, fmt.Errorf("lease: HeartbeatInterval (%v) must be less than LeaseDuration (%v) - SafetyMargin (%v)",
+			c.HeartbeatInterval, c.LeaseDuration, c.SafetyMargin))
+	}
+	if c.HeartbeatTimeout > c.LeaseDuration-c.SafetyMargin {
+		errs = append(errs, fmt.Errorf("lease: HeartbeatTimeout (%v) must not exceed LeaseDuration (%v) - SafetyMargin (%v)",
+			c.HeartbeatTimeout, c.LeaseDuration, c.SafetyMargin))
 	}
 	return c, errors.Join(errs...)
 }

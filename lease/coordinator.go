@@ -46,6 +46,9 @@ type Stats struct {
 	Acquired, Lost, Released, HandoffsRequested int64
 	// Scans counts lease-table reads.
 	Scans int64
+	// Invalid is the number of items in the last lease-table read that are not valid leases
+	// (skipped: never taken or written; see Hooks.InvalidItem).
+	Invalid int
 }
 
 // New validates cfg and returns a Coordinator. It starts nothing and does no I/O.
@@ -84,6 +87,20 @@ func (co *Coordinator) Rescan() {
 	}
 }
 
+// The claimEnv of every Claim this coordinator acquires.
+func (co *Coordinator) store() Store     { return co.cfg.Store }
+func (co *Coordinator) workerID() string { return co.cfg.WorkerID }
+func (co *Coordinator) valid(epoch context.Context, now time.Time) bool {
+	return co.live.valid(epoch, now)
+}
+func (co *Coordinator) changed()                   { co.notify() }
+func (co *Coordinator) wakeTimeout() time.Duration { return co.cfg.LeaseDuration / 4 }
+func (co *Coordinator) checkpointed(key string, cp Checkpoint, took time.Duration) {
+	if h := co.cfg.Hooks.Checkpointed; h != nil {
+		h(key, cp, took)
+	}
+}
+
 func (co *Coordinator) notify() {
 	select {
 	case co.nudge <- struct{}{}:
@@ -112,6 +129,9 @@ func (co *Coordinator) Shutdown(ctx context.Context) error {
 	}
 }
 
+// errHardStop is the cause of Run's internal context after Shutdown's ctx ended.
+var errHardStop = errors.New("lease: hard shutdown")
+
 // loop is the state owned by Run's goroutine.
 type loop struct {
 	co        *Coordinator
@@ -121,8 +141,11 @@ type loop struct {
 	liveIDs   map[string]bool
 	draining  bool
 	lastWake  int64
-	verify    bool // the last plan saw unverified dead owners: read workers, then leases, now
-	conflicts int  // conditional writes of the last plan that lost a race
+	verify    bool                   // the last plan saw unverified dead owners: read workers, then leases, now
+	conflicts int                    // conditional writes of the last plan that lost a race
+	invalid   map[string]InvalidItem // invalid items of the last read, to report each once
+	pace      pace                   // takes and handoffs per scan while the store struggles
+	more      bool                   // the last scan held back writes: scan again soon
 }
 
 // Run runs the protocol until ctx is cancelled (hard stop: every claim's context is cancelled
@@ -145,9 +168,19 @@ func (co *Coordinator) Run(ctx context.Context) error {
 		}
 	}
 	bctx, stopBG := context.WithCancel(context.Background())
+	// ctx also ends at a hard Shutdown, so no store call of the loop outlives a hard stop.
+	ctx, cancelRun := context.WithCancelCause(ctx)
+	defer cancelRun(nil)
 	var wg sync.WaitGroup
 	wg.Go(func() { co.live.runHeartbeat(bctx) })
 	wg.Go(func() { co.live.runFencer(bctx) })
+	wg.Go(func() {
+		select {
+		case <-co.hard:
+			cancelRun(errHardStop)
+		case <-bctx.Done():
+		}
+	})
 	stopped := false
 	stopBackground := func() {
 		if !stopped {
@@ -160,10 +193,14 @@ func (co *Coordinator) Run(ctx context.Context) error {
 
 	lp := &loop{co: co, held: map[string]*Claim{}, lingering: map[string]*Claim{}, obs: newObserver(), lastWake: -1}
 	err := lp.run(ctx, stopBackground)
-	co.live.stop(ErrShutdown)
+	cause := ErrShutdown
+	if errors.Is(err, ErrDuplicateWorker) {
+		cause = ErrLeaseLost // the other process owns these leases now
+	}
+	co.live.stop(cause)
 	for _, m := range []map[string]*Claim{lp.held, lp.lingering} {
 		for _, cl := range m {
-			cl.lose(ErrShutdown)
+			cl.lose(cause)
 		}
 	}
 	return err
@@ -176,9 +213,16 @@ func (lp *loop) run(ctx context.Context, stopBackground func()) error {
 	defer wt.Stop()
 	lt := time.NewTimer(cfg.ScanInterval)
 	defer lt.Stop()
+	ft := time.NewTimer(time.Hour) // the earliest forced handoff
+	defer ft.Stop()
 	shutdown := co.shutdown
 	for {
-		lp.sweep()
+		lp.sweep(ctx)
+		if at := lp.nextForce(); !at.IsZero() {
+			ft.Reset(max(time.Until(at), 0))
+		} else {
+			ft.Reset(time.Hour)
+		}
 		lp.publish()
 		if lp.draining && len(lp.held) == 0 && len(lp.lingering) == 0 {
 			beat := co.live.beat()
@@ -200,9 +244,13 @@ func (lp *loop) run(ctx context.Context, stopBackground func()) error {
 		scan := false
 		select {
 		case <-ctx.Done():
+			if errors.Is(context.Cause(ctx), errHardStop) {
+				return nil
+			}
 			return context.Cause(ctx)
 		case <-co.hard:
 			return nil
+		case <-ft.C:
 		case <-shutdown:
 			shutdown = nil
 			lp.draining = true
@@ -216,6 +264,10 @@ func (lp *loop) run(ctx context.Context, stopBackground func()) error {
 			}
 			lp.lastWake = b.w.Wake
 		case <-co.live.fenced:
+		case other := <-co.live.dup:
+			if err := lp.duplicate(other); err != nil {
+				return err
+			}
 		case <-co.nudge:
 		case <-co.rescan:
 			scan = true
@@ -233,7 +285,11 @@ func (lp *loop) run(ctx context.Context, stopBackground func()) error {
 			for i := 0; i < 3 && lp.conflicts > 0; i++ {
 				lp.scanLeases(ctx)
 			}
-			lt.Reset(cfg.ScanInterval)
+			if lp.more {
+				lt.Reset(cfg.WorkerScanInterval)
+			} else {
+				lt.Reset(cfg.ScanInterval)
+			}
 			if lp.verify {
 				wt.Reset(0)
 			}
@@ -252,17 +308,32 @@ func (lp *loop) storeErr(op string, err error) {
 	}
 }
 
+// nextForce returns the earliest deadline of a requested stop among held claims (zero: none).
+func (lp *loop) nextForce() time.Time {
+	var at time.Time
+	for _, cl := range lp.held {
+		if d := cl.stopDeadline(); !d.IsZero() && (at.IsZero() || d.Before(at)) {
+			at = d
+		}
+	}
+	return at
+}
+
 // sweep moves claims whose context ended out of held, and forgets acknowledged ones; it also
 // forces stops whose deadline passed.
-func (lp *loop) sweep() {
+func (lp *loop) sweep(ctx context.Context) {
 	co := lp.co
 	now := time.Now()
 	for key, cl := range lp.held {
-		if cl.ctx.Err() == nil && cl.stopDue(now) {
+		if cl.ctx.Err() == nil && cl.stopDue(now) && cl.forceStop() {
 			// The holder did not release in time: cancel it first, so at no instant two workers
-			// may process the lease, then hand the lease over ourselves.
-			cl.lose(ErrLeaseLost)
-			lp.force(key)
+			// may process the lease, then hand the lease over ourselves. forceStop is exclusive
+			// with the holder's own Release: one of the two writes, never both.
+			co.cfg.Logger.Warn("processor did not release within HandoffTimeout: handing the lease over anyway",
+				"shard", key, "worker", co.cfg.WorkerID, "handoff_timeout", co.cfg.HandoffTimeout)
+			if lp.force(ctx, key) {
+				cl.markHandedOver()
+			}
 		}
 		if cl.ctx.Err() == nil {
 			continue
@@ -274,23 +345,20 @@ func (lp *loop) sweep() {
 	// the key is not acquired again meanwhile. A loss is reported at once; a release when done.
 	for key, cl := range lp.lingering {
 		acked := cl.isAcked()
-		if !acked && (cl.reported || cl.isGiving()) {
-			continue
-		}
 		if acked {
 			delete(lp.lingering, key)
-			if cl.reported {
-				continue
-			}
-			if cl.released() {
-				lp.count(func(s *Stats) { s.Released++ })
-				if h := co.cfg.Hooks.LeaseReleased; h != nil {
-					h(key)
-				}
-				continue
-			}
+		}
+		if cl.reported || (!acked && cl.isGiving()) {
+			continue // reported already, or the holder's final write is in flight
 		}
 		cl.reported = true
+		if cl.released() {
+			lp.count(func(s *Stats) { s.Released++ })
+			if h := co.cfg.Hooks.LeaseReleased; h != nil {
+				h(key)
+			}
+			continue
+		}
 		cause := context.Cause(cl.ctx)
 		if errors.Is(cause, errReleased) {
 			cause = ErrLeaseLost // a release whose write failed
@@ -303,22 +371,23 @@ func (lp *loop) sweep() {
 	}
 }
 
-// force completes the handoff of (or releases) a lease whose claim was just cancelled. Each write
-// is conditional on the counter read just before, so a checkpoint still in flight from the
-// cancelled claim either lands first (and we retry) or fails. If it cannot finish now, the next
-// plan completes the handoff (Actions.Complete) or takes the lease back (Actions.Take).
-func (lp *loop) force(key string) {
+// force completes the handoff of (or releases) a lease whose claim was just cancelled, and
+// reports whether it did. Each write is conditional on the counter read just before, so a
+// checkpoint still in flight from the cancelled claim either lands first (and we retry) or
+// fails. If it cannot finish now, the next plan completes the handoff (Actions.Complete) or
+// takes the lease back (Actions.Take). A hard stop (ctx) cuts it short.
+func (lp *loop) force(ctx context.Context, key string) bool {
 	cfg := &lp.co.cfg
 	me := cfg.WorkerID
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.LeaseDuration)
+	ctx, cancel := context.WithTimeout(ctx, cfg.LeaseDuration)
 	defer cancel()
 	for range 3 {
 		cur, err := cfg.Store.Get(ctx, key)
 		if err != nil {
-			if !errors.Is(err, ErrNotFound) {
+			if !errors.Is(err, ErrNotFound) && ctx.Err() == nil {
 				lp.storeErr("force handoff", err)
 			}
-			return
+			return false
 		}
 		e := Expect{Owner: me, Counter: cur.Counter}
 		switch {
@@ -330,15 +399,19 @@ func (lp *loop) force(key string) {
 		case cur.Owner == me && cur.CheckpointOwner == "":
 			_, err = cfg.Store.Release(ctx, key, e)
 		default:
-			return
+			return false
 		}
-		if err == nil || !errors.Is(err, ErrConflict) {
-			if err != nil {
+		if err == nil {
+			return true
+		}
+		if !errors.Is(err, ErrConflict) {
+			if ctx.Err() == nil {
 				lp.storeErr("force handoff", err)
 			}
-			return
+			return false
 		}
 	}
+	return false
 }
 
 func (lp *loop) count(f func(*Stats)) {
@@ -389,15 +462,21 @@ func (lp *loop) scanLeases(ctx context.Context) {
 	me := cfg.WorkerID
 	octx, cancel := lp.opCtx(ctx)
 	start := time.Now()
-	ls, err := cfg.Store.List(octx)
+	ls, bad, err := cfg.Store.Scan(octx)
 	cancel()
 	if err != nil {
 		lp.storeErr("list leases", err)
+		lp.pace.observe(0, true)
 		return
 	}
+	trouble := time.Since(start) > slowCall(cfg.LeaseDuration) || co.live.struggling()
 	lp.obs.sawLeases(ls, start, time.Now())
-	lp.count(func(s *Stats) { s.Scans++; s.Leases = len(ls) })
+	lp.count(func(s *Stats) { s.Scans++; s.Leases = len(ls); s.Invalid = len(bad) })
+	lp.reportInvalid(bad)
 	v := lp.obs.view()
+	for _, inv := range bad {
+		v.Invalid = append(v.Invalid, inv.Key)
+	}
 	v.Held = make(map[string]int64, len(lp.held)+len(lp.lingering))
 	for key, cl := range lp.held {
 		v.Held[key] = cl.acquired
@@ -439,7 +518,39 @@ func (lp *loop) scanLeases(ctx context.Context) {
 			lp.storeErr("complete handoff", err)
 		}
 	}
+	// Pacing: re-validations of leases this worker owns always go; new takes, then handoff
+	// requests, share the budget.
+	var takes []Move
+	fresh := 0
 	for _, m := range act.Take {
+		if m.From.Owner != me {
+			fresh++
+		}
+	}
+	allowed := lp.pace.limit(fresh + len(act.Handoff))
+	lp.more = allowed < fresh+len(act.Handoff)
+	sent := 0
+	for _, m := range act.Take {
+		if m.From.Owner != me {
+			if sent == allowed {
+				continue
+			}
+			sent++
+		}
+		takes = append(takes, m)
+	}
+	handoffs := act.Handoff[:min(len(act.Handoff), allowed-sent)]
+	sent += len(handoffs)
+	slow := slowCall(cfg.LeaseDuration)
+	timed := func(f func() error) error {
+		t0 := time.Now()
+		err := f()
+		if (err != nil && !errors.Is(err, ErrConflict)) || time.Since(t0) > slow {
+			trouble = true
+		}
+		return err
+	}
+	for _, m := range takes {
 		if _, busy := lp.lingering[m.Key]; busy {
 			continue
 		}
@@ -447,7 +558,8 @@ func (lp *loop) scanLeases(ctx context.Context) {
 			break // fenced meanwhile
 		}
 		octx, cancel := lp.opCtx(ctx)
-		l, err := cfg.Store.Take(octx, m.Key, m.From, me)
+		var l Lease
+		err := timed(func() (err error) { l, err = cfg.Store.Take(octx, m.Key, m.From, me); return err })
 		cancel()
 		if err != nil {
 			if errors.Is(err, ErrConflict) {
@@ -459,9 +571,9 @@ func (lp *loop) scanLeases(ctx context.Context) {
 		}
 		lp.acquire(l, epoch)
 	}
-	for _, m := range act.Handoff {
+	for _, m := range handoffs {
 		octx, cancel := lp.opCtx(ctx)
-		_, err := cfg.Store.RequestHandoff(octx, m.Key, m.From, me)
+		err := timed(func() error { _, err := cfg.Store.RequestHandoff(octx, m.Key, m.From, me); return err })
 		if err == nil {
 			lp.count(func(s *Stats) { s.HandoffsRequested++ })
 			if h := cfg.Hooks.HandoffRequested; h != nil {
@@ -477,12 +589,52 @@ func (lp *loop) scanLeases(ctx context.Context) {
 		}
 		cancel()
 	}
+	lp.pace.observe(sent, trouble)
+}
+
+// duplicate handles another live process heartbeating under this worker id. Deterministically
+// the one that started later (the greater instance id: start time first) steps back: it returns
+// ErrDuplicateWorker from Run, and its claims end with ErrLeaseLost, without writing the row or
+// any lease (the other process re-validates the leases it finds owned by the id). Both log at
+// ERROR.
+func (lp *loop) duplicate(other string) error {
+	cfg := &lp.co.cfg
+	me := lp.co.live.instance
+	stepBack := me > other
+	cfg.Logger.Error("another live process uses this WorkerID: worker ids must be unique among running processes",
+		"worker", cfg.WorkerID, "instance", me, "other_instance", other, "stepping_back", stepBack)
+	if h := cfg.Hooks.DuplicateWorker; h != nil {
+		h(other, stepBack)
+	}
+	if stepBack {
+		return fmt.Errorf("worker %s (instance %s; other instance %s): %w", cfg.WorkerID, me, other, ErrDuplicateWorker)
+	}
+	return nil
+}
+
+// reportInvalid logs and reports (Hooks.InvalidItem) each invalid item not reported by the
+// previous read with the same problem.
+func (lp *loop) reportInvalid(bad []InvalidItem) {
+	cfg := &lp.co.cfg
+	next := make(map[string]InvalidItem, len(bad))
+	for _, inv := range bad {
+		next[inv.Key] = inv
+		if prev, seen := lp.invalid[inv.Key]; seen && prev == inv {
+			continue
+		}
+		cfg.Logger.Error("lease table item is not a valid lease: skipped (never taken or written) until it is fixed or deleted",
+			"shard", inv.Key, "worker", cfg.WorkerID, "attribute", inv.Attribute, "problem", inv.Problem)
+		if h := cfg.Hooks.InvalidItem; h != nil {
+			h(inv)
+		}
+	}
+	lp.invalid = next
 }
 
 func (lp *loop) acquire(l Lease, epoch context.Context) {
 	co := lp.co
 	ctx, cancel := context.WithCancelCause(epoch)
-	cl := &Claim{co: co, key: l.Key, ctx: ctx, cancel: cancel, epoch: epoch, stopping: make(chan struct{}), lease: l, acquired: l.Counter}
+	cl := &Claim{env: co, key: l.Key, ctx: ctx, cancel: cancel, epoch: epoch, stopping: make(chan struct{}), lease: l, acquired: l.Counter}
 	lp.held[l.Key] = cl
 	lp.count(func(s *Stats) { s.Acquired++ })
 	co.cfg.Logger.Info("lease acquired", "shard", l.Key, "worker", co.cfg.WorkerID, "lease_counter", l.Counter)

@@ -47,21 +47,24 @@
 //
 // # Self-fencing (the margin, and why it is safe)
 //
-// Let s be the send time, on worker W's monotonic clock, of W's last counting heartbeat. A
-// heartbeat counts if it succeeded, answered within HeartbeatTimeout (HT), and (unless it starts
-// a new chain after a fence) was sent before s_prev + LeaseDuration (LD) - HT. W cancels every
-// claim at s + LD - SafetyMargin (SM); a separate fencer goroutine does it, so a hung store call
+// A heartbeat sent at s (on worker W's monotonic clock) that succeeds counts if it answers
+// before W's current fence validUntil, or, with no live chain, before s + LeaseDuration (LD) -
+// SafetyMargin (SM), starting a new chain. A counting heartbeat moves validUntil to
+// max(validUntil, s + LD - SM): measured from its START, so a slow answer still counts. At
+// validUntil W cancels every claim; a separate fencer goroutine does it, so a hung store call
 // cannot delay it. An observer O declares W dead only when a read of the worker table that
 // STARTED at t_b shows W's heartbeat at the value v that O first saw in a read that ENDED at
 // t_a, with t_b - t_a >= LD; and that read must have started after O first saw the lease's
-// current (owner, counter) (LeaseView.Checked). Then: v committed after W sent it, so s_v <= t_a;
-// a later counting heartbeat would have committed before s_v + LD - HT + HT <= t_b and been seen;
-// so W's deadline s_v + LD - SM < t_b, SM earlier than O's decision, which precedes O's
-// conditional take. The Checked rule covers a W that fenced, restarted its chain (whose first
-// heartbeat O may not have read yet) and re-validated the lease: O saw the re-validation's new
-// counter, so it needs a worker read after it, which shows the new chain. With the defaults
-// (HeartbeatInterval 1 s, HT 800 ms, LD 3 s, SM 400 ms) a healthy worker's deadline is always at
-// least 800 ms ahead; TestSelfFencingMargin measures fence at +2.6 s and takeover at >= +3 s.
+// current (owner, counter) (LeaseView.Checked). Then no heartbeat of W committed in [t_a, t_b].
+// A counting heartbeat sent after t_a committed, and so answered, after t_b; the first of them
+// to answer found validUntil set by heartbeats sent by t_a, so validUntil <= t_a + LD - SM <
+// t_b: it could not count. So W's fence is at most t_b - SM, SM before O's decision, which
+// precedes O's conditional take. The Checked rule covers a W that fenced, restarted its chain
+// (whose first heartbeat O may not have read yet) and re-validated the lease: O saw the
+// re-validation's new counter, so it needs a worker read after it, which shows the new chain.
+// docs/design.md has the full argument and the sending policy (retry at once, two in flight).
+// TestSelfFencingMargin measures fence at +2.6 s and takeover at >= +3 s at the defaults;
+// TestSlowStoreLiveness runs healthy workers over a slow, throttled store with no self-fence.
 //
 // # Differences from the Java KCL
 //

@@ -3,6 +3,7 @@ package lease
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -38,6 +39,9 @@ var (
 	// when this worker fenced itself because its heartbeats stopped counting. Checkpoints through
 	// a lost Claim return it.
 	ErrLeaseLost = errors.New("lease: lease lost")
+	// ErrDuplicateWorker: another live process runs with the same WorkerID (its heartbeats
+	// appeared in this worker's row). Coordinator.Run returns it in the process that steps back.
+	ErrDuplicateWorker = errors.New("lease: another live process uses this WorkerID")
 	// ErrShutdown is the cause of a Claim's context when the coordinator stopped (hard stop, or a
 	// graceful Shutdown whose deadline passed before the processor released the lease).
 	ErrShutdown = errors.New("lease: coordinator shut down")
@@ -114,6 +118,13 @@ type Worker struct {
 	ID        string
 	Heartbeat int64
 	Wake      int64
+	// Instance names the process that wrote Heartbeat (a Coordinator's random instance id; ""
+	// if written by a version that did not record it).
+	Instance string
+	// Previous is set by Heartbeat only: the Instance of the row before this heartbeat ("" for a
+	// new row). A value other than the caller's own after its first heartbeat means another
+	// process heartbeats under the same worker id.
+	Previous string
 }
 
 // Store is a lease table plus its worker table. Implementations (memlease, dynamolease) are safe
@@ -142,16 +153,23 @@ type Worker struct {
 //   - Finish: like Checkpoint with SHARD_END, also sets childShardIds and removes owner and
 //     checkpointOwner (a finished lease is nobody's load).
 //   - Delete removes the lease only if its checkpoint is SHARD_END (else ErrConflict).
-//   - Heartbeat adds 1 to the worker's heartbeat and returns the row. An absent row is created
-//     with heartbeat = HeartbeatStart() + 1, so a row deleted and created again never repeats a
-//     value an observer may still remember (it would look unchanged, and its worker dead).
+//   - Heartbeat adds 1 to the worker's heartbeat, sets its instance, and returns the row with
+//     Previous = the instance it replaced. An absent row is created with heartbeat =
+//     HeartbeatStart() + 1, so a row deleted and created again never repeats a value an observer
+//     may still remember (it would look unchanged, and its worker dead).
 //   - Wake adds 1 to an existing worker's wake (ErrNotFound if it has no row).
 //   - RemoveWorker deletes a worker row if its heartbeat still equals heartbeat (else ErrConflict).
 type Store interface {
 	Create(ctx context.Context, l Lease) error
 	Get(ctx context.Context, key string) (Lease, error)
-	// List returns every lease (a strongly consistent full scan), in no particular order.
+	// List returns every valid lease (a strongly consistent full scan), in no particular order.
+	// Items that cannot be read as a lease are skipped (Scan reports them); they never fail it.
 	List(ctx context.Context) ([]Lease, error)
+	// Scan is List that also returns the items it skipped because they are not valid leases (a
+	// required attribute missing or mistyped, a checkpoint that is not a sequence number or a
+	// sentinel, an unrelated item). Nothing is ever written to such an item by a Store method:
+	// Get returns ErrInvalidItem for it, conditional writes fail, Create returns ErrExists.
+	Scan(ctx context.Context) ([]Lease, []InvalidItem, error)
 	Take(ctx context.Context, key string, from Expect, to string) (Lease, error)
 	RequestHandoff(ctx context.Context, key string, from Expect, to string) (Lease, error)
 	CompleteHandoff(ctx context.Context, key string, from Expect) (Lease, error)
@@ -160,12 +178,33 @@ type Store interface {
 	Finish(ctx context.Context, key string, from Expect, children []string) (Lease, error)
 	Delete(ctx context.Context, key string) error
 
-	Heartbeat(ctx context.Context, worker string) (Worker, error)
+	Heartbeat(ctx context.Context, worker, instance string) (Worker, error)
 	Wake(ctx context.Context, worker string) error
 	// Workers returns every worker row (a strongly consistent full scan).
 	Workers(ctx context.Context) ([]Worker, error)
 	RemoveWorker(ctx context.Context, worker string, heartbeat int64) error
 }
+
+// InvalidItem describes a lease-table item that is not a valid lease. It is an error that wraps
+// ErrInvalidItem.
+type InvalidItem struct {
+	// Key is the item's leaseKey.
+	Key string
+	// Attribute names the offending attribute (e.g. "leaseCounter").
+	Attribute string
+	// Problem says what is wrong with it (e.g. "missing", "want a number (N), got S").
+	Problem string
+}
+
+func (e InvalidItem) Error() string {
+	return fmt.Sprintf("%v: leaseKey %q: attribute %s: %s", ErrInvalidItem, e.Key, e.Attribute, e.Problem)
+}
+
+// Unwrap returns ErrInvalidItem.
+func (e InvalidItem) Unwrap() error { return ErrInvalidItem }
+
+// Reason is the attribute and the problem, for display ("leaseCounter: missing").
+func (e InvalidItem) Reason() string { return e.Attribute + ": " + e.Problem }
 
 // HeartbeatStart returns a random starting value for a new worker row's heartbeat counter, in
 // [0, 2^52). Safe for concurrent use.

@@ -2,33 +2,51 @@ package lease
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 )
 
 // liveness keeps the worker's heartbeat chain and fences the worker when it stops counting.
 //
-// A heartbeat sent at s counts if it succeeded, answered within HeartbeatTimeout, and (unless it
-// starts a new chain) was sent before sPrev + LeaseDuration - HeartbeatTimeout, where sPrev is the
-// previous counting heartbeat. While the chain lives, claims are valid until
-// validUntil = sLast + LeaseDuration - SafetyMargin. At that instant the fencer cancels the chain's
-// epoch context with ErrLeaseLost, which cancels every claim derived from it. Two goroutines,
-// both owned by Coordinator.Run: heartbeat (store calls) and fencer (a timer only), so a store call
-// that hangs can never delay the fence.
+// The rule (docs/design.md, "Self-fencing", has the proof): a heartbeat sent at s that succeeds
+// and answers at e counts if the chain is live and e is before validUntil, or if the chain is not
+// live and e is before s + LeaseDuration - SafetyMargin (it starts a new chain and a new epoch).
+// A counting heartbeat moves validUntil to max(validUntil, s + LeaseDuration - SafetyMargin):
+// the fence is measured from the heartbeat's START, so a slow answer still counts as long as it
+// arrives while the chain lives. At validUntil the fencer cancels the chain's epoch context with
+// ErrLeaseLost, which cancels every claim derived from it.
+//
+// Sending: one heartbeat every HeartbeatInterval (measured between sends); a failed one is
+// retried at once, then with a short backoff; a heartbeat still unanswered when the next is due
+// does not delay it (up to maxInFlight at once), so one stuck request cannot starve the chain.
+// Each attempt gives up at s + HeartbeatTimeout (default LeaseDuration - SafetyMargin: an answer
+// after that could not count anyway).
+//
+// Goroutines, all owned by Coordinator.Run: heartbeat (schedules, and waits for its attempts)
+// and fencer (a timer only), so a store call that hangs can never delay the fence.
 type liveness struct {
-	cfg *Config
+	cfg      *Config
+	instance string // this process's instance id: start time (ns, sortable) and a random suffix
 
 	mu         sync.Mutex
 	validUntil time.Time // zero: no live chain
-	sPrev      time.Time
 	epoch      context.Context
 	cancel     context.CancelCauseFunc
-	lastBeat   int64 // heartbeat value of the last successful heartbeat
+	lastBeat   int64 // heartbeat value of the latest answer
+	slow       bool  // the last heartbeat took more than a quarter of the lease duration, or failed
+	beaten     bool  // a heartbeat of this instance succeeded (later rows must show it as Previous)
+	foreign    int   // heartbeats whose Previous was another instance, after the first
 
 	reset  chan struct{} // validUntil moved
 	beats  chan beat     // latest successful heartbeat, for the coordinator loop
 	fenced chan struct{} // the chain ended
+	dup    chan string   // another instance heartbeats under this worker id (its instance id)
 }
+
+// maxInFlight bounds concurrent heartbeat attempts.
+const maxInFlight = 2
 
 // beat is a successful heartbeat; started reports that it started a new chain (the worker
 // became live).
@@ -39,10 +57,12 @@ type beat struct {
 
 func newLiveness(cfg *Config) *liveness {
 	return &liveness{
-		cfg:    cfg,
-		reset:  make(chan struct{}, 1),
-		beats:  make(chan beat, 1),
-		fenced: make(chan struct{}, 1),
+		cfg:      cfg,
+		instance: fmt.Sprintf("%019d-%016x", time.Now().UnixNano(), rand.Uint64()),
+		dup:      make(chan string, 1),
+		reset:    make(chan struct{}, 1),
+		beats:    make(chan beat, 1),
+		fenced:   make(chan struct{}, 1),
 	}
 }
 
@@ -68,39 +88,126 @@ func (l *liveness) beat() int64 {
 	return l.lastBeat
 }
 
-// runHeartbeat sends heartbeats until ctx ends.
+// struggling reports whether the last heartbeat failed or was slow (for the take backoff).
+func (l *liveness) struggling() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.slow
+}
+
+type attempt struct {
+	s, e time.Time
+	w    Worker
+	err  error
+}
+
+// retryDelay is the wait before retry n (1-based) of a failed heartbeat: none for the first,
+// then 25 ms doubling, at most min(100 ms, HeartbeatInterval/4).
+func (l *liveness) retryDelay(n int) time.Duration {
+	if n <= 1 {
+		return 0
+	}
+	d := 25 * time.Millisecond << min(n-2, 10)
+	return min(d, 100*time.Millisecond, l.cfg.HeartbeatInterval/4)
+}
+
+// hedgeAfter is how long an unanswered heartbeat waits before a second one is sent beside it
+// while the chain is at risk (less than half a HeartbeatInterval of validity left, or no chain).
+func (l *liveness) hedgeAfter() time.Duration {
+	return min(200*time.Millisecond, l.cfg.HeartbeatInterval/4)
+}
+
+// atRisk reports whether the chain ends within half a HeartbeatInterval of at (or is not live).
+func (l *liveness) atRisk(at time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.validUntil.IsZero() || l.validUntil.Sub(at) < l.cfg.HeartbeatInterval/2
+}
+
+// runHeartbeat sends heartbeats until ctx ends, and waits for its attempts.
 func (l *liveness) runHeartbeat(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	results := make(chan attempt, maxInFlight)
 	t := time.NewTimer(0)
 	defer t.Stop()
+	inFlight, failures := 0, 0
+	var next, lastSend time.Time // when the next attempt is due (zero: now); the latest send
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case a := <-results:
+			inFlight--
+			if a.err != nil {
+				failures++
+				if ctx.Err() == nil && l.cfg.Hooks.StoreError != nil {
+					l.cfg.Hooks.StoreError("heartbeat", a.err)
+				}
+				if retry := time.Now().Add(l.retryDelay(failures)); retry.Before(next) {
+					next = retry
+				}
+			} else {
+				failures = 0
+				l.record(a.s, a.e, a.w)
+			}
+			l.mu.Lock()
+			l.slow = a.err != nil || a.e.Sub(a.s) > l.cfg.LeaseDuration/4
+			l.mu.Unlock()
 		case <-t.C:
 		}
-		s := time.Now()
-		hctx, cancel := context.WithTimeout(ctx, l.cfg.HeartbeatTimeout)
-		w, err := l.cfg.Store.Heartbeat(hctx, l.cfg.WorkerID)
-		cancel()
-		e := time.Now()
-		if err != nil {
-			if ctx.Err() == nil && l.cfg.Hooks.StoreError != nil {
-				l.cfg.Hooks.StoreError("heartbeat", err)
+		now := time.Now()
+		due := next
+		if inFlight > 0 {
+			// A heartbeat is outstanding: the next is sent on schedule anyway, or earlier beside
+			// it once it has waited hedgeAfter while the chain is at risk.
+			if h := lastSend.Add(l.hedgeAfter()); h.Before(due) && l.atRisk(h) {
+				due = h
 			}
-		} else {
-			l.record(s, e, w)
 		}
-		next := s.Add(l.cfg.HeartbeatInterval).Sub(time.Now())
-		t.Reset(max(next, 0))
+		if inFlight < maxInFlight && !now.Before(due) {
+			inFlight++
+			s := now
+			lastSend = s
+			wg.Go(func() {
+				hctx, cancel := context.WithDeadline(ctx, s.Add(l.cfg.HeartbeatTimeout))
+				w, err := l.cfg.Store.Heartbeat(hctx, l.cfg.WorkerID, l.instance)
+				cancel()
+				results <- attempt{s: s, e: time.Now(), w: w, err: err}
+			})
+			next = s.Add(l.cfg.HeartbeatInterval)
+			due = next
+			if h := s.Add(l.hedgeAfter()); inFlight < maxInFlight && h.Before(due) {
+				due = h // re-checked for risk when it fires
+			}
+		}
+		if inFlight < maxInFlight {
+			t.Reset(max(time.Until(due), 0))
+		} else {
+			t.Stop() // a slot frees when an attempt answers
+		}
 	}
 }
 
 func (l *liveness) record(s, e time.Time, w Worker) {
 	l.mu.Lock()
-	l.lastBeat = w.Heartbeat
-	timely := e.Sub(s) <= l.cfg.HeartbeatTimeout
+	// Our own heartbeats (also concurrent ones) leave our instance in the row. After our first,
+	// another instance there means another live process writes the row: seen twice (once may be
+	// a dead predecessor's last request, committed late), it is reported.
+	other := ""
+	if l.beaten && w.Previous != "" && w.Previous != l.instance {
+		l.foreign++
+		if l.foreign >= 2 {
+			other = w.Previous
+		}
+	}
+	l.beaten = true
+	if w.Heartbeat > l.lastBeat || l.lastBeat == 0 {
+		l.lastBeat = w.Heartbeat
+	}
 	chainLive := !l.validUntil.IsZero() && e.Before(l.validUntil)
-	counting := timely && (!chainLive || s.Before(l.sPrev.Add(l.cfg.LeaseDuration-l.cfg.HeartbeatTimeout)))
+	until := s.Add(l.cfg.LeaseDuration - l.cfg.SafetyMargin)
+	counting := chainLive || e.Before(until)
 	b := beat{w: w, started: counting && !chainLive}
 	if counting {
 		if !chainLive {
@@ -108,11 +215,19 @@ func (l *liveness) record(s, e time.Time, w Worker) {
 				l.cancel(ErrLeaseLost)
 			}
 			l.epoch, l.cancel = context.WithCancelCause(context.Background())
+			l.validUntil = until
+		} else if until.After(l.validUntil) {
+			l.validUntil = until
 		}
-		l.sPrev = s
-		l.validUntil = s.Add(l.cfg.LeaseDuration - l.cfg.SafetyMargin)
 	}
 	l.mu.Unlock()
+	if other != "" {
+		select {
+		case <-l.dup:
+		default:
+		}
+		l.dup <- other
+	}
 	if counting {
 		select {
 		case l.reset <- struct{}{}:
@@ -127,8 +242,7 @@ func (l *liveness) record(s, e time.Time, w Worker) {
 	l.beats <- b
 }
 
-// runFencer cancels the chain's epoch at validUntil, until ctx ends; then it cancels the epoch
-// with cause (ErrShutdown).
+// runFencer cancels the chain's epoch at validUntil, until ctx ends.
 func (l *liveness) runFencer(ctx context.Context) {
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
@@ -144,6 +258,7 @@ func (l *liveness) runFencer(ctx context.Context) {
 			case l.fenced <- struct{}{}:
 			default:
 			}
+			l.cfg.Logger.Warn("heartbeats stopped counting: fenced (every claim cancelled)", "worker", l.cfg.WorkerID)
 			if l.cfg.Hooks.Fenced != nil {
 				l.cfg.Hooks.Fenced()
 			}

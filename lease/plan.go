@@ -37,6 +37,9 @@ type View struct {
 	Leases  []LeaseView
 	Workers []WorkerView
 	Held    map[string]int64
+	// Invalid lists the keys of table items that are not valid leases. They are never taken; a
+	// lease whose parent is one of them is not countable (the parent may be unfinished).
+	Invalid []string
 }
 
 // PlanConfig parameterizes Plan.
@@ -138,190 +141,248 @@ func Targets(n int, load map[string]int, live []string, max int) map[string]int 
 }
 
 // Plan is the pure decision core of the lease protocol: from one worker's view of the tables it
-// computes what that worker should do now. It does no I/O and reads no clock.
+// computes what that worker should do now. It does no I/O and reads no clock. It runs five named
+// steps: reconcile (held claims against the table), classify (countable, available, load),
+// targets (every live worker's share), take (available leases up to the target), steal
+// (handoff requests from the most loaded).
 func Plan(v View, cfg PlanConfig) Actions {
-	me := cfg.Me
-	byKey := make(map[string]Lease, len(v.Leases))
-	for _, l := range v.Leases {
-		byKey[l.Key] = l.Lease
+	p := newPlanner(v, cfg)
+	p.reconcile()
+	p.classify()
+	p.targets()
+	if cfg.Draining {
+		p.act.Take = nil
+		return p.act
 	}
-	rows := make(map[string]time.Duration, len(v.Workers))
-	for _, w := range v.Workers {
-		rows[w.ID] = w.Idle
+	deficit := p.take()
+	if deficit > 0 {
+		p.steal(deficit)
 	}
-	// dead: the owner's heartbeat row (or, with no row, the lease itself) has been idle for
-	// LeaseDuration, judged on a worker-table read taken after the lease's state was first seen.
-	dead := func(id string, l LeaseView) bool {
-		if id == me || !l.Checked {
-			return false
-		}
-		if idle, ok := rows[id]; ok {
-			return idle >= cfg.LeaseDuration
-		}
-		return l.Idle >= cfg.LeaseDuration
-	}
-	var act Actions
+	return p.act
+}
 
-	// Reconcile held claims with the table.
-	for key, counter := range v.Held {
-		l, ok := byKey[key]
+// planner is the state Plan's steps share.
+type planner struct {
+	v     View
+	cfg   PlanConfig
+	me    string
+	act   Actions
+	byKey map[string]Lease         // every lease, and a placeholder for each invalid item
+	rows  map[string]time.Duration // worker id -> heartbeat idle
+
+	load      map[string]int // countable leases per live owner
+	countable []LeaseView
+	available []LeaseView // unowned or expired countable leases
+	live      []string    // live worker ids
+}
+
+func newPlanner(v View, cfg PlanConfig) *planner {
+	p := &planner{v: v, cfg: cfg, me: cfg.Me, byKey: make(map[string]Lease, len(v.Leases)+len(v.Invalid)),
+		rows: make(map[string]time.Duration, len(v.Workers)), load: map[string]int{}}
+	for _, l := range v.Leases {
+		p.byKey[l.Key] = l.Lease
+	}
+	for _, k := range v.Invalid {
+		if _, ok := p.byKey[k]; !ok {
+			p.byKey[k] = Lease{Key: k} // unreadable: as good as unfinished for its children
+		}
+	}
+	for _, w := range v.Workers {
+		p.rows[w.ID] = w.Idle
+	}
+	return p
+}
+
+// dead: the owner's heartbeat row (or, with no row, the lease itself) has been idle for
+// LeaseDuration, judged on a worker-table read taken after the lease's state was first seen.
+func (p *planner) dead(id string, l LeaseView) bool {
+	if id == p.me || !l.Checked {
+		return false
+	}
+	if idle, ok := p.rows[id]; ok {
+		return idle >= p.cfg.LeaseDuration
+	}
+	return l.Idle >= p.cfg.LeaseDuration
+}
+
+// reconcile compares held claims with the table: Lost (someone else owns it, or it is gone),
+// Stop (a taker asked for it); a read older than the claim is ignored.
+func (p *planner) reconcile() {
+	for key, counter := range p.v.Held {
+		l, ok := p.byKey[key]
+		_, invalid := p.invalidKey(key)
 		switch {
-		case !ok:
-			act.Lost = append(act.Lost, key)
+		case !ok || invalid:
+			p.act.Lost = append(p.act.Lost, key)
 		case l.Counter < counter:
 			// Read before this claim was acquired: stale for this lease.
-		case l.Owner == me && l.CheckpointOwner == "":
-		case l.CheckpointOwner == me && l.Owner != me:
-			act.Stop = append(act.Stop, key)
+		case l.Owner == p.me && l.CheckpointOwner == "":
+		case l.CheckpointOwner == p.me && l.Owner != p.me:
+			p.act.Stop = append(p.act.Stop, key)
 		default:
-			act.Lost = append(act.Lost, key)
+			p.act.Lost = append(p.act.Lost, key)
 		}
 	}
+}
 
-	// Classify leases and count load.
-	load := map[string]int{}
-	var countable, available []LeaseView
-	for _, l := range v.Leases {
-		if !Countable(l.Lease, byKey) {
+func (p *planner) invalidKey(key string) (string, bool) {
+	for _, k := range p.v.Invalid {
+		if k == key {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+// classify finds the countable leases, the available ones (unowned or expired), each live
+// owner's load, own leases to re-validate (Take) and handoffs to complete (Complete).
+func (p *planner) classify() {
+	me := p.me
+	for _, l := range p.v.Leases {
+		if !Countable(l.Lease, p.byKey) {
 			continue
 		}
-		countable = append(countable, l)
-		expired := l.Owner != "" && dead(l.Owner, l) &&
-			(l.CheckpointOwner == "" || dead(l.CheckpointOwner, l))
+		p.countable = append(p.countable, l)
+		expired := l.Owner != "" && p.dead(l.Owner, l) &&
+			(l.CheckpointOwner == "" || p.dead(l.CheckpointOwner, l))
 		if !expired && !l.Checked && l.Owner != "" && l.Owner != me {
 			checked := l
 			checked.Checked = true
-			if dead(l.Owner, checked) && (l.CheckpointOwner == "" || dead(l.CheckpointOwner, checked)) {
-				act.Unverified++
+			if p.dead(l.Owner, checked) && (l.CheckpointOwner == "" || p.dead(l.CheckpointOwner, checked)) {
+				p.act.Unverified++
 			}
 		}
 		switch {
 		case l.Owner == "" || expired:
-			available = append(available, l)
+			p.available = append(p.available, l)
 		default:
-			load[l.Owner]++
+			p.load[l.Owner]++
 		}
-		_, held := v.Held[l.Key]
+		_, held := p.v.Held[l.Key]
 		if l.Owner == me && !held {
-			if l.CheckpointOwner == "" || dead(l.CheckpointOwner, l) {
-				act.Take = append(act.Take, Move{l.Key, Expect{me, l.Counter}})
+			if l.CheckpointOwner == "" || p.dead(l.CheckpointOwner, l) {
+				p.act.Take = append(p.act.Take, Move{l.Key, Expect{me, l.Counter}})
 			}
 		}
 	}
-	for _, l := range v.Leases {
-		if _, held := v.Held[l.Key]; l.CheckpointOwner == me && l.Owner != me && !held {
-			act.Complete = append(act.Complete, Move{l.Key, Expect{me, l.Counter}})
+	for _, l := range p.v.Leases {
+		if _, held := p.v.Held[l.Key]; l.CheckpointOwner == me && l.Owner != me && !held {
+			p.act.Complete = append(p.act.Complete, Move{l.Key, Expect{me, l.Counter}})
 		}
 	}
+}
 
-	liveSet := map[string]bool{me: true}
-	for id, idle := range rows {
-		if idle < cfg.LeaseDuration {
+// targets computes every live worker's target (Targets) and the leases to shed above
+// MaxLeasesPerWorker.
+func (p *planner) targets() {
+	liveSet := map[string]bool{p.me: true}
+	for id, idle := range p.rows {
+		if idle < p.cfg.LeaseDuration {
 			liveSet[id] = true
 		}
 	}
-	for id := range load {
+	for id := range p.load {
 		liveSet[id] = true
 	}
-	live := make([]string, 0, len(liveSet))
 	for id := range liveSet {
-		live = append(live, id)
+		p.live = append(p.live, id)
 	}
-	act.Targets = Targets(len(countable), load, live, cfg.MaxLeasesPerWorker)
-	target := act.Targets[me]
-
-	if cfg.MaxLeasesPerWorker > 0 && load[me] > cfg.MaxLeasesPerWorker {
+	slices.Sort(p.live)
+	p.act.Targets = Targets(len(p.countable), p.load, p.live, p.cfg.MaxLeasesPerWorker)
+	if c := p.cfg.MaxLeasesPerWorker; c > 0 && p.load[p.me] > c {
 		var mine []string
-		for _, l := range countable {
-			if _, held := v.Held[l.Key]; held && l.Owner == me && l.CheckpointOwner == "" {
+		for _, l := range p.countable {
+			if _, held := p.v.Held[l.Key]; held && l.Owner == p.me && l.CheckpointOwner == "" {
 				mine = append(mine, l.Key)
 			}
 		}
-		sortByHash(me, mine)
-		act.Shed = mine[:min(len(mine), load[me]-cfg.MaxLeasesPerWorker)]
+		sortByHash(p.me, mine)
+		p.act.Shed = mine[:min(len(mine), p.load[p.me]-c)]
 	}
-	if cfg.Draining {
-		act.Take = nil
-		return act
-	}
+}
 
-	deficit := target - load[me]
-	if deficit > 0 && len(available) > 0 {
-		// Rendezvous spread: prefer the leases for which this worker ranks first among the
-		// workers still below target, so survivors of a crash do not all race for the same ones.
-		var needy []string
-		for _, w := range live {
-			if load[w] < act.Targets[w] {
-				needy = append(needy, w)
-			}
-		}
-		first := func(key string) bool {
-			best, bw := uint64(0), ""
-			for _, w := range needy {
-				if h := rendezvous(w, key); bw == "" || h > best {
-					best, bw = h, w
-				}
-			}
-			return bw == me
-		}
-		slices.SortFunc(available, func(a, b LeaseView) int {
-			fa, fb := first(a.Key), first(b.Key)
-			if fa != fb {
-				if fa {
-					return -1
-				}
-				return 1
-			}
-			return cmp.Compare(rendezvous(me, b.Key), rendezvous(me, a.Key))
-		})
-		for _, l := range available[:min(deficit, len(available))] {
-			act.Take = append(act.Take, Move{l.Key, Expect{l.Owner, l.Counter}})
-		}
-		deficit -= min(deficit, len(available))
+// take adds available leases up to this worker's target, preferring those for which it ranks
+// first by rendezvous hashing among the workers still below target (so survivors of a crash do
+// not all race for the same leases). It returns the deficit left.
+func (p *planner) take() int {
+	me := p.me
+	deficit := p.act.Targets[me] - p.load[me]
+	if deficit <= 0 || len(p.available) == 0 {
+		return deficit
 	}
-	if deficit <= 0 {
-		return act
+	var needy []string
+	for _, w := range p.live {
+		if p.load[w] < p.act.Targets[w] {
+			needy = append(needy, w)
+		}
 	}
+	first := func(key string) bool {
+		best, bw := uint64(0), ""
+		for _, w := range needy {
+			if h := rendezvous(w, key); bw == "" || h > best {
+				best, bw = h, w
+			}
+		}
+		return bw == me
+	}
+	slices.SortFunc(p.available, func(a, b LeaseView) int {
+		fa, fb := first(a.Key), first(b.Key)
+		if fa != fb {
+			if fa {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(rendezvous(me, b.Key), rendezvous(me, a.Key))
+	})
+	n := min(deficit, len(p.available))
+	for _, l := range p.available[:n] {
+		p.act.Take = append(p.act.Take, Move{l.Key, Expect{l.Owner, l.Counter}})
+	}
+	return deficit - n
+}
 
-	// Steal by graceful handoff from the workers furthest above their targets.
-	// Only workers with a heartbeat row are asked: an owner without one (a Java KCL worker during
-	// a migration) would not honour checkpointOwner, and the lease would stall.
+// steal requests handoffs, up to deficit (and MaxStealsPerCycle), from the workers furthest
+// above their targets. Only workers with a heartbeat row are asked: an owner without one (a Java
+// KCL worker during a migration) would not honour checkpointOwner, and the lease would stall.
+func (p *planner) steal(deficit int) {
+	me := p.me
 	var donors []string
-	for _, w := range live {
-		if _, shoal := rows[w]; shoal && w != me && load[w] > act.Targets[w] {
+	for _, w := range p.live {
+		if _, shoal := p.rows[w]; shoal && w != me && p.load[w] > p.act.Targets[w] {
 			donors = append(donors, w)
 		}
 	}
+	over := func(w string) int { return p.load[w] - p.act.Targets[w] }
 	slices.SortFunc(donors, func(a, b string) int {
-		if c := cmp.Compare(load[b]-act.Targets[b], load[a]-act.Targets[a]); c != 0 {
+		if c := cmp.Compare(over(b), over(a)); c != 0 {
 			return c
 		}
 		return cmp.Compare(a, b)
 	})
 	budget := deficit
-	if cfg.MaxStealsPerCycle > 0 {
-		budget = min(budget, cfg.MaxStealsPerCycle)
+	if p.cfg.MaxStealsPerCycle > 0 {
+		budget = min(budget, p.cfg.MaxStealsPerCycle)
 	}
 	for _, d := range donors {
 		if budget == 0 {
 			break
 		}
 		var theirs []LeaseView
-		for _, l := range countable {
-			if l.Owner == d && l.CheckpointOwner == "" && !dead(d, l) {
+		for _, l := range p.countable {
+			if l.Owner == d && l.CheckpointOwner == "" && !p.dead(d, l) {
 				theirs = append(theirs, l)
 			}
 		}
 		slices.SortFunc(theirs, func(a, b LeaseView) int {
 			return cmp.Compare(rendezvous(me, b.Key), rendezvous(me, a.Key))
 		})
-		n := min(budget, load[d]-act.Targets[d], len(theirs))
+		n := min(budget, over(d), len(theirs))
 		for _, l := range theirs[:n] {
-			act.Handoff = append(act.Handoff, Move{l.Key, Expect{d, l.Counter}})
+			p.act.Handoff = append(p.act.Handoff, Move{l.Key, Expect{d, l.Counter}})
 		}
 		budget -= n
 	}
-	return act
 }
 
 func sortByHash(me string, keys []string) {

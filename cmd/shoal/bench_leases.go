@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/shoal-go/shoal/internal/leasebench"
@@ -11,8 +12,12 @@ import (
 
 // runBenchLeases runs the lease protocol scenarios in real time and prints them beside the Java
 // KCL's figures at its defaults (../shared/reference/kcl-java.md; derived from its code's timers).
+// With --fleet it runs the fleet scenarios instead (runBenchFleet).
 func runBenchLeases(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench leases", "bench leases [--trials 3] [--window 30s] [--shards 100] [--many 1000]", stderr)
+	if i := slices.IndexFunc(args, func(a string) bool { return a == "--fleet" || a == "-fleet" }); i >= 0 {
+		return runBenchFleet(ctx, slices.Delete(slices.Clone(args), i, i+1), stdout, stderr)
+	}
+	fs := newFlags("bench leases", "bench leases [--fleet ...] [--trials 3] [--window 30s] [--shards 100] [--many 1000]", stderr)
 	trials := fs.Int("trials", 3, "crash and graceful trials (4 shards move per trial)")
 	window := fs.Duration("window", 30*time.Second, "steady-state window for the lease-table cost")
 	shards := fs.Int("shards", 100, "leases in the rebalance and cost scenarios")

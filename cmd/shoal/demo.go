@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/shoal-go/shoal/internal/workerproc"
 	"github.com/shoal-go/shoal/kinesislocal"
 )
 
@@ -99,14 +98,14 @@ type demo struct {
 	owner     map[string]string // shard -> worker that processed its latest batch
 	lastBatch map[string]time.Time
 	procs     map[string]*demoProc
+	group     workerproc.Group
 	events    []string
 	gaps      []takeover
 }
 
 type demoProc struct {
 	id      string
-	cmd     *exec.Cmd
-	done    chan struct{}
+	proc    *workerproc.Proc
 	state   string // running, killed, stopped
 	records int
 	at      time.Time // when killed or stopped
@@ -205,65 +204,50 @@ func (d *demo) createStream(ctx context.Context) error {
 
 // startWorker runs this binary's demo-worker as a child process and reads its reports.
 func (d *demo) startWorker(ctx context.Context, id string) error {
-	exe, err := os.Executable()
+	p := &demoProc{id: id, state: "running", shards: map[string]bool{}}
+	proc, err := d.group.Start(workerproc.Options{
+		Args:   []string{"demo-worker", "--endpoint", d.endpoint, "--stream", d.stream, "--app", d.app, "--id", id, "--exit-with-parent"},
+		Stderr: d.errOut,
+		OnLine: func(line string) { d.report(p, line) },
+	})
 	if err != nil {
-		return err
-	}
-	cmd := exec.Command(exe, "demo-worker", "--endpoint", d.endpoint, "--stream", d.stream, "--app", d.app, "--id", id)
-	cmd.Stderr = d.errOut
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", id, err)
 	}
-	p := &demoProc{id: id, cmd: cmd, done: make(chan struct{}), state: "running", shards: map[string]bool{}}
+	p.proc = proc
 	d.mu.Lock()
 	d.procs[id] = p
 	d.mu.Unlock()
-	go func() {
-		defer close(p.done)
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 1<<20), 16<<20)
-		for sc.Scan() {
-			d.report(p, sc.Text())
-		}
-		cmd.Wait()
-	}()
 	return nil
 }
 
 // report handles one line from a worker.
 func (d *demo) report(p *demoProc, line string) {
-	kind, rest, _ := strings.Cut(line, " ")
-	switch kind {
-	case "gained":
+	ev, err := workerproc.ParseEvent(line)
+	if err != nil {
+		return
+	}
+	switch ev.Kind {
+	case workerproc.Gained:
 		d.mu.Lock()
-		p.shards[rest] = true
+		p.shards[ev.Shard] = true
 		d.mu.Unlock()
-	case "lost":
+	case workerproc.Lost:
 		d.mu.Lock()
-		delete(p.shards, rest)
+		delete(p.shards, ev.Shard)
 		d.mu.Unlock()
-	case "batch":
-		shard, ids, _ := strings.Cut(rest, " ")
+	case workerproc.Batch:
 		now := time.Now()
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		prev := d.owner[shard]
+		prev := d.owner[ev.Shard]
 		if prev != "" && prev != p.id {
 			if old := d.procs[prev]; old != nil && old.state != "running" {
-				d.gaps = append(d.gaps, takeover{shard: shard, from: prev, to: p.id, why: old.state, gap: now.Sub(old.at)})
+				d.gaps = append(d.gaps, takeover{shard: ev.Shard, from: prev, to: p.id, why: old.state, gap: now.Sub(old.at)})
 			}
 		}
-		d.owner[shard] = p.id
-		d.lastBatch[shard] = now
-		for _, s := range strings.Split(ids, ",") {
-			id, err := strconv.Atoi(s)
-			if err != nil {
-				continue
-			}
+		d.owner[ev.Shard] = p.id
+		d.lastBatch[ev.Shard] = now
+		for _, id := range ev.IDs {
 			if d.seen[id] == 0 {
 				d.firstBy[id] = p.id
 			}
@@ -370,7 +354,7 @@ func (d *demo) signalBusiest(sig syscall.Signal, state string) bool {
 		how = "SIGTERM: graceful, it checkpoints and releases its leases"
 	}
 	d.logf("%s %s (%s); it was processing shards %s", state, id, how, strings.Join(shards, " "))
-	p.cmd.Process.Signal(sig)
+	p.proc.Signal(sig)
 	return true
 }
 
@@ -392,22 +376,5 @@ func (d *demo) split(ctx context.Context) {
 	d.logf("split %s: its two children start only after it is read to the end", aws.ToString(s.ShardId))
 }
 
-func (d *demo) stopAll() {
-	d.mu.Lock()
-	procs := make([]*demoProc, 0, len(d.procs))
-	for _, p := range d.procs {
-		procs = append(procs, p)
-	}
-	d.mu.Unlock()
-	for _, p := range procs {
-		p.cmd.Process.Signal(syscall.SIGTERM)
-	}
-	for _, p := range procs {
-		select {
-		case <-p.done:
-		case <-time.After(25 * time.Second):
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-	}
-}
+// stopAll stops every worker gracefully (SIGTERM), killing by PID those still running after 25 s.
+func (d *demo) stopAll() { d.group.Stop(25 * time.Second) }

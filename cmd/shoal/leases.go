@@ -183,7 +183,7 @@ func (v *leaseViewer) explain(err error, table string) error {
 // render reads the tables once and writes the lease and worker tables to w. It returns the
 // worker sample it took, for the next refresh's liveness.
 func (v *leaseViewer) render(ctx context.Context, w io.Writer, prev *workerSample, judge bool) (*workerSample, error) {
-	leases, err := v.store.List(ctx)
+	leases, invalid, err := v.store.Scan(ctx)
 	if err != nil {
 		return nil, v.explain(err, v.store.Table())
 	}
@@ -204,16 +204,34 @@ func (v *leaseViewer) render(ctx context.Context, w io.Writer, prev *workerSampl
 			owned[l.Owner]++
 		}
 	}
-	fmt.Fprintf(w, "Lease table %s: %d leases, %d workers\n\n", v.app, len(leases), len(cur.beats))
+	bad := ""
+	if len(invalid) > 0 {
+		bad = fmt.Sprintf(", %d invalid items", len(invalid))
+	}
+	fmt.Fprintf(w, "Lease table %s: %d leases%s, %d workers\n\n", v.app, len(leases), bad, len(cur.beats))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SHARD\tOWNER\tCHECKPOINT\tLAG\tPARENTS\tSTATUS")
+	// Invalid items are listed among the leases, in key order, with the reason; the table's raw
+	// attributes are not shown (they may be anything), so nothing invites copying them.
+	rows := make(map[string]string, len(leases)+len(invalid))
 	for _, l := range leases {
 		cp := l.Checkpoint.String()
 		if cp == "" {
 			cp = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", l.Key, dashIfEmpty(l.Owner), cp, v.lag(ctx, l),
+		rows[l.Key] = fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\n", l.Key, dashIfEmpty(l.Owner), cp, v.lag(ctx, l),
 			dashIfEmpty(strings.Join(l.ParentShardIDs, ",")), leaseStatus(l, byKey, live))
+	}
+	for _, inv := range invalid {
+		rows[inv.Key] = fmt.Sprintf("%s\t-\t-\t-\t-\tINVALID (skipped by every worker): %s\n", inv.Key, inv.Reason())
+	}
+	keys := make([]string, 0, len(rows))
+	for k := range rows {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprint(tw, rows[k])
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

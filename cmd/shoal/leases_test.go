@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/shoal-go/shoal/lease"
@@ -67,14 +68,14 @@ func TestLeasesGolden(t *testing.T) {
 			t.Fatalf("create %s: %v", l.Key, err)
 		}
 	}
-	if _, err := store.Heartbeat(ctx, "worker-2"); err != nil { // once: not live
+	if _, err := store.Heartbeat(ctx, "worker-2", "i2"); err != nil { // once: not live
 		t.Fatal(err)
 	}
 	hbCtx, stopHB := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { // worker-1 heartbeats throughout: live
 		for hbCtx.Err() == nil {
-			store.Heartbeat(hbCtx, "worker-1")
+			store.Heartbeat(hbCtx, "worker-1", "i1")
 			sleepCtx(hbCtx, 50*time.Millisecond)
 		}
 	})
@@ -166,4 +167,43 @@ func TestLiveWorkers(t *testing.T) {
 	if liveWorkers(nil, cur) != nil {
 		t.Error("liveness judged from one sample")
 	}
+}
+
+// Items that are not leases are shown, marked invalid with the reason, instead of failing the
+// whole command (before: "shoal leases" refused to show the table).
+func TestLeasesInvalidItems(t *testing.T) {
+	ep := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	db := dynamodb.NewFromConfig(endpointConfig(ep))
+	store, err := dynamolease.New(db, dynamolease.Options{Table: "app", PollInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Create(ctx, lease.Lease{Key: "shardId-000000000000", Owner: "w1", Checkpoint: lease.Checkpoint{Sequence: lease.TrimHorizon}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, item := range []map[string]types.AttributeValue{
+		{"leaseKey": &types.AttributeValueMemberS{Value: "unrelated-junk"}},
+		{"leaseKey": &types.AttributeValueMemberS{Value: "shardId-000000000001"}, "leaseCounter": &types.AttributeValueMemberN{Value: "1"},
+			"checkpoint": &types.AttributeValueMemberS{Value: "banana"}},
+	} {
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("app"), Item: item}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := mustShoal(t, ep, "leases", "app", "--liveness", "0")
+	diffGolden(t, "leases invalid", normalize(out), normalize(`
+Lease table app: 1 leases, 2 invalid items, 0 workers
+
+SHARD                 OWNER  CHECKPOINT    LAG  PARENTS  STATUS
+shardId-000000000000  w1     TRIM_HORIZON  -    -        owned
+shardId-000000000001  -      -             -    -        INVALID (skipped by every worker): checkpoint: want digits or TRIM_HORIZON/LATEST/AT_TIMESTAMP/SHARD_END, got "banana"
+unrelated-junk        -      -             -    -        INVALID (skipped by every worker): leaseCounter: missing
+
+WORKER  LIVE  LEASES
+`))
 }

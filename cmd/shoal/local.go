@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/shoal-go/shoal/internal/workerproc"
 	"github.com/shoal-go/shoal/kinesislocal"
 )
 
@@ -51,23 +53,39 @@ func (f *faultFlags) Set(s string) error {
 }
 
 func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("local", "local [--addr 127.0.0.1:4567] [--data-dir DIR] [--limits] [--fault OP:CODE[:P[:LATENCY]]]...", stderr)
+	fs := newFlags("local", "local [--addr 127.0.0.1:4567] [--data-dir DIR [--repair]] [--tls [--tls-cert FILE --tls-key FILE]] [--limits] [--fault OP:CODE[:P[:LATENCY]]]...", stderr)
 	addr := fs.String("addr", "127.0.0.1:4567", "listen address (loopback by default)")
 	dataDir := fs.String("data-dir", "", "keep state durably in this directory (default: in memory)")
+	repair := fs.Bool("repair", false, "with --data-dir: repair damaged logs first (keep every intact record, move damaged bytes to LOG.damaged-OFFSET, log what was lost), then serve")
 	stateDelay := fs.Duration("state-delay", 50*time.Millisecond, "how long streams and tables stay CREATING/UPDATING")
 	limits := fs.Bool("limits", false, "enforce AWS per-shard throughput limits (1 MiB/s and 1000 rec/s in, 2 MiB/s and 5 reads/s out)")
 	verbose := fs.Bool("v", false, "log every request")
+	withParent := fs.Bool("exit-with-parent", false, "exit when stdin closes (for a parent process that started this one with a pipe)")
+	useTLS := fs.Bool("tls", false, "serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN) with a generated certificate kept in DATA-DIR/tls (or a temporary directory), or the one given by --tls-cert and --tls-key")
+	tlsCert := fs.String("tls-cert", "", "with --tls: PEM certificate (chain) file to serve")
+	tlsKey := fs.String("tls-key", "", "with --tls: PEM private key file of --tls-cert")
 	var faults faultFlags
 	fs.Var(&faults, "fault", "inject a fault, repeatable: OPERATION:ERROR_CODE[:PROBABILITY[:LATENCY]] (OPERATION * = all)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *withParent {
+		workerproc.ExitWithParent()
+	}
+	if *repair && *dataDir == "" {
+		fmt.Fprintln(stderr, "--repair needs --data-dir")
+		return errUsage
+	}
+	if (*tlsCert == "") != (*tlsKey == "") || (*tlsCert != "" && !*useTLS) {
+		fmt.Fprintln(stderr, "--tls-cert and --tls-key go together, and only with --tls")
+		return errUsage
 	}
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	opts := kinesislocal.Options{StateDelay: *stateDelay, DataDir: *dataDir, Faults: faults, Logger: log}
+	opts := kinesislocal.Options{StateDelay: *stateDelay, DataDir: *dataDir, Faults: faults, Logger: log, Repair: *repair}
 	if *limits {
 		opts.Limits = &kinesislocal.Limits{}
 	}
@@ -76,23 +94,69 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer srv.Close()
+	var files kinesislocal.TLSFiles
+	if *useTLS {
+		if files, err = localTLSFiles(*dataDir, *tlsCert, *tlsKey); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "kinesislocal listening on http://%s (Kinesis and DynamoDB; any credentials)\n", ln.Addr())
-	return serveUntilDone(ctx, ln, srv)
+	if *useTLS {
+		fmt.Fprintf(stdout, "kinesislocal listening on https://%s (Kinesis and DynamoDB; any credentials; HTTP/1.1 and HTTP/2)\n", ln.Addr())
+		if files.CAFile != "" {
+			fmt.Fprintf(stdout, "CA certificate: %s (export AWS_CA_BUNDLE=%[1]s NODE_EXTRA_CA_CERTS=%[1]s)\n", files.CAFile)
+		} else {
+			fmt.Fprintf(stdout, "certificate: %s\n", files.CertFile)
+		}
+	} else {
+		fmt.Fprintf(stdout, "kinesislocal listening on http://%s (Kinesis and DynamoDB; any credentials; HTTP/1.1 and HTTP/2 prior knowledge)\n", ln.Addr())
+	}
+	return serveTLSUntilDone(ctx, ln, srv, files)
 }
 
-// serveUntilDone serves h on ln until ctx ends, then shuts the server down gracefully (open
-// SubscribeToShard streams are cut after 2 seconds).
+// localTLSFiles returns the given certificate and key, or generated ones under dataDir/tls (a
+// new temporary directory without a data directory; a kept one survives restarts, so clients
+// keep trusting it).
+func localTLSFiles(dataDir, cert, key string) (kinesislocal.TLSFiles, error) {
+	if cert != "" {
+		return kinesislocal.TLSFiles{CertFile: cert, KeyFile: key}, nil
+	}
+	dir := ""
+	if dataDir != "" {
+		dir = filepath.Join(dataDir, "tls")
+	} else {
+		tmp, err := os.MkdirTemp("", "shoal-local-tls-")
+		if err != nil {
+			return kinesislocal.TLSFiles{}, err
+		}
+		dir = tmp
+	}
+	return kinesislocal.EnsureTLSFiles(dir)
+}
+
+// serveUntilDone serves h on ln (HTTP/1.1 and h2c) until ctx ends, then shuts the server down
+// gracefully (open SubscribeToShard streams are cut after 2 seconds).
 func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler) error {
+	return serveTLSUntilDone(ctx, ln, h, kinesislocal.TLSFiles{})
+}
+
+// serveTLSUntilDone is serveUntilDone over TLS when tlsFiles names a certificate.
+func serveTLSUntilDone(ctx context.Context, ln net.Listener, h http.Handler, tlsFiles kinesislocal.TLSFiles) error {
 	// No ReadHeaderTimeout: with it set, Go's server broke keep-alive connections under load in
 	// our benchmark (clients saw "use of closed network connection" mid-response).
-	hs := &http.Server{Handler: h, IdleTimeout: 5 * time.Minute,
-		BaseContext: func(net.Listener) context.Context { return ctx }}
+	hs := kinesislocal.NewHTTPServer(h)
+	hs.BaseContext = func(net.Listener) context.Context { return ctx }
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() {
+		if tlsFiles.CertFile != "" {
+			errc <- hs.ServeTLS(ln, tlsFiles.CertFile, tlsFiles.KeyFile)
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err

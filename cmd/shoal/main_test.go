@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -40,6 +41,9 @@ func TestUsageExitCodes(t *testing.T) {
 		{[]string{"local", "extra-arg"}, 2},
 		{[]string{"local", "--help"}, 0},
 		{[]string{"local", "--fault", "bad"}, 2},
+		{[]string{"local", "--tls-cert", "c.pem", "--tls-key", "k.pem"}, 2},
+		{[]string{"local", "--tls", "--tls-cert", "c.pem"}, 2},
+		{[]string{"local", "--repair"}, 2},
 		{[]string{"demo", "--shards", "0"}, 1},
 	}
 	for _, tt := range tests {
@@ -71,7 +75,7 @@ func TestFaultFlag(t *testing.T) {
 			t.Errorf("Set(%q) error %v, wantErr %v", tt.in, err, tt.wantErr)
 			continue
 		}
-		if err == nil && (len(f) != 1 || f[0] != tt.want) {
+		if err == nil && (len(f) != 1 || !reflect.DeepEqual(f[0], tt.want)) {
 			t.Errorf("Set(%q) = %+v, want %+v", tt.in, f, tt.want)
 		}
 	}
@@ -148,6 +152,23 @@ func TestDemoLosesNothing(t *testing.T) {
 		"after killed", "after stopped", "Nothing was lost"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+// TestLocalRefusesUnknownFaultOperation: `shoal local --fault NoSuchOp:...` fails at start and
+// lists the valid operation names, instead of serving with a fault that never matches.
+func TestLocalRefusesUnknownFaultOperation(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := run(ctx, []string{"local", "--addr", "127.0.0.1:0", "--fault", "NoSuchOp:ThrottlingException"}, &out, &errb)
+	if code == 0 || strings.Contains(out.String(), "listening") {
+		t.Fatalf("shoal local started with an unknown fault operation (exit %d, stdout %q)", code, out.String())
+	}
+	for _, want := range []string{"NoSuchOp", "GetRecords", "UpdateItem"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("stderr does not mention %s: %q", want, errb.String())
 		}
 	}
 }

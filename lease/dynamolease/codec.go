@@ -29,6 +29,7 @@ const (
 	attrWorkerID  = "workerId"
 	attrHeartbeat = "heartbeat"
 	attrWake      = "wake"
+	attrInstance  = "instance"
 )
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
@@ -76,7 +77,7 @@ func encode(l lease.Lease) map[string]types.AttributeValue {
 
 // itemError names the item and attribute that could not be decoded.
 func itemError(key, attr, format string, args ...any) error {
-	return fmt.Errorf("%w: leaseKey %q: attribute %s: %s", lease.ErrInvalidItem, key, attr, fmt.Sprintf(format, args...))
+	return lease.InvalidItem{Key: key, Attribute: attr, Problem: fmt.Sprintf(format, args...)}
 }
 
 type decoder struct {
@@ -218,7 +219,7 @@ func decodeWorker(item map[string]types.AttributeValue) (lease.Worker, error) {
 	d := &decoder{item: item}
 	id := d.str(attrWorkerID, true)
 	d.key = id
-	w := lease.Worker{ID: id, Heartbeat: d.num(attrHeartbeat, false), Wake: d.num(attrWake, false)}
+	w := lease.Worker{ID: id, Heartbeat: d.num(attrHeartbeat, false), Wake: d.num(attrWake, false), Instance: d.str(attrInstance, false)}
 	if d.err != nil {
 		return lease.Worker{}, fmt.Errorf("worker row: %w", d.err)
 	}

@@ -307,8 +307,8 @@ func TestHandEditedItems(t *testing.T) {
 					t.Errorf("get %s: %v; want ErrInvalidItem naming the key and %s", key, err, attr)
 				}
 			}
-			if _, err := st.List(ctx); !errors.Is(err, lease.ErrInvalidItem) {
-				t.Errorf("list: %v, want ErrInvalidItem", err)
+			if ls, bad, err := st.Scan(ctx); err != nil || len(ls) != 0 || len(bad) != 4 {
+				t.Errorf("scan: %d leases, %d invalid items (%v), %v; want 0 and 4", len(ls), len(bad), bad, err)
 			}
 			_, err := st.Checkpoint(ctx, "counter-as-string", lease.Expect{Owner: "w", Counter: 7}, lease.Checkpoint{Sequence: "5"})
 			if !errors.Is(err, lease.ErrConflict) {
@@ -332,7 +332,7 @@ func TestMissingTable(t *testing.T) {
 			if !errors.Is(err, lease.ErrNoTable) {
 				t.Fatalf("get from a missing table: %v, want ErrNoTable", err)
 			}
-			_, err = st.Heartbeat(context.Background(), "w")
+			_, err = st.Heartbeat(context.Background(), "w", "i")
 			if !errors.Is(err, lease.ErrNoTable) {
 				t.Fatalf("heartbeat into a missing table: %v, want ErrNoTable", err)
 			}
@@ -359,7 +359,7 @@ func TestThrottlingTranslated(t *testing.T) {
 	if _, err := st.Get(context.Background(), "k"); !errors.Is(err, lease.ErrThrottled) {
 		t.Errorf("get: %v, want ErrThrottled", err)
 	}
-	if _, err := st.Heartbeat(context.Background(), "w"); !errors.Is(err, lease.ErrThrottled) {
+	if _, err := st.Heartbeat(context.Background(), "w", "i"); !errors.Is(err, lease.ErrThrottled) {
 		t.Errorf("heartbeat: %v, want ErrThrottled", err)
 	}
 }

@@ -32,9 +32,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
@@ -71,13 +75,21 @@ type Options struct {
 	ActiveTimeout time.Duration
 	// PollInterval is how often Init polls DescribeTable while waiting. Default 1s.
 	PollInterval time.Duration
+	// WorkerAPI, when non-nil, serves the worker table (heartbeats, wakes, worker scans).
+	// Default: when the API is a *dynamodb.Client, a copy of it with a connection pool of its own
+	// (if its HTTPClient is the SDK's default or an *http.Client over an *http.Transport; another
+	// HTTPClient, e.g. an in-process round tripper, is shared) and a retryer of its own (so
+	// throttled checkpoints cannot use up the retry quota heartbeats need, and heartbeats never
+	// wait for a connection behind checkpoint writes); otherwise the API itself.
+	WorkerAPI API
 }
 
 // Store is a lease.Store in DynamoDB. It is safe for concurrent use; it holds no state besides
 // its options.
 type Store struct {
-	api  API
-	opts Options
+	api     API
+	workers API // the worker table's client (Options.WorkerAPI)
+	opts    Options
 }
 
 var (
@@ -118,8 +130,43 @@ func New(api API, opts Options) (*Store, error) {
 	if opts.PollInterval == 0 {
 		opts.PollInterval = time.Second
 	}
-	return &Store{api: api, opts: opts}, nil
+	workers := opts.WorkerAPI
+	if workers == nil {
+		workers = ownLane(api)
+	}
+	return &Store{api: api, workers: workers, opts: opts}, nil
 }
+
+// ownLane returns a copy of api for the worker table with its own connection pool and retryer,
+// when api is a *dynamodb.Client; else api.
+func ownLane(api API) API {
+	c, ok := api.(*dynamodb.Client)
+	if !ok {
+		return api
+	}
+	o := c.Options()
+	switch hc := o.HTTPClient.(type) {
+	case *awshttp.BuildableClient:
+		o.HTTPClient = hc.WithTransportOptions()
+	case *http.Client:
+		if tr, ok := hc.Transport.(*http.Transport); ok {
+			cp := *hc
+			cp.Transport = tr.Clone()
+			o.HTTPClient = &cp
+		}
+	}
+	// The coordinator retries a failed heartbeat itself within its deadline; the SDK's own
+	// retries here are quick and draw on no quota shared with the lease table's calls.
+	o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+		so.MaxAttempts = 3
+		so.MaxBackoff = 100 * time.Millisecond
+		so.RateLimiter = ratelimit.None
+	})
+	return dynamodb.New(o)
+}
+
+// WorkerAPI returns the client that serves the worker table.
+func (st *Store) WorkerAPI() API { return st.workers }
 
 // translate maps an SDK error to the lease package's sentinels, keeping the original.
 func translate(op, key string, err error, conflict error) error {
@@ -182,13 +229,13 @@ func (st *Store) Get(ctx context.Context, key string) (lease.Lease, error) {
 	return l, nil
 }
 
-func (st *Store) scan(ctx context.Context, table string, each func(map[string]types.AttributeValue) error) error {
+func (st *Store) scan(ctx context.Context, api API, table string, each func(map[string]types.AttributeValue) error) error {
 	in := &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)}
 	if st.opts.PageSize > 0 {
 		in.Limit = aws.Int32(st.opts.PageSize)
 	}
 	for {
-		out, err := st.api.Scan(ctx, in)
+		out, err := api.Scan(ctx, in)
 		if err != nil {
 			return translate("scan", table, err, lease.ErrConflict)
 		}
@@ -204,28 +251,34 @@ func (st *Store) scan(ctx context.Context, table string, each func(map[string]ty
 	}
 }
 
-// List implements lease.Store. An item that cannot be decoded (edited by hand) fails the whole
-// List with an ErrInvalidItem error naming it: the coordinator then skips the scan rather than
-// act on a partial table, and nothing is written over the item.
+// List implements lease.Store: Scan without the invalid items.
 func (st *Store) List(ctx context.Context) ([]lease.Lease, error) {
+	ls, _, err := st.Scan(ctx)
+	return ls, err
+}
+
+// Scan implements lease.Store. An item that cannot be decoded (edited by hand, or not a lease) is
+// returned as a lease.InvalidItem naming its key, attribute and problem; it is never written to.
+func (st *Store) Scan(ctx context.Context) ([]lease.Lease, []lease.InvalidItem, error) {
 	var out []lease.Lease
-	var bad []error
-	err := st.scan(ctx, st.opts.Table, func(item map[string]types.AttributeValue) error {
+	var bad []lease.InvalidItem
+	err := st.scan(ctx, st.api, st.opts.Table, func(item map[string]types.AttributeValue) error {
 		l, err := decode(item)
-		if err != nil {
-			bad = append(bad, err)
-			return nil
+		var inv lease.InvalidItem
+		switch {
+		case err == nil:
+			out = append(out, l)
+		case errors.As(err, &inv):
+			bad = append(bad, inv)
+		default:
+			return err
 		}
-		out = append(out, l)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list leases: %w", err)
+		return nil, nil, fmt.Errorf("list leases: %w", err)
 	}
-	if len(bad) > 0 {
-		return nil, fmt.Errorf("list leases: %w", errors.Join(bad...))
-	}
-	return out, nil
+	return out, bad, nil
 }
 
 // update runs one conditional UpdateItem returning the new item. applied reports whether a
@@ -377,24 +430,37 @@ func workerKey(id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrWorkerID: s(id)}
 }
 
-// Heartbeat implements lease.Store.
-func (st *Store) Heartbeat(ctx context.Context, worker string) (lease.Worker, error) {
-	out, err := st.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+// Heartbeat implements lease.Store. One UpdateItem returning the old row (ALL_OLD): the new
+// heartbeat is the old one + 1 (or the random start + 1 for a new row), and the old instance is
+// Previous.
+func (st *Store) Heartbeat(ctx context.Context, worker, instance string) (lease.Worker, error) {
+	start := lease.HeartbeatStart()
+	out, err := st.workers.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(st.opts.WorkerTable),
 		Key:                       workerKey(worker),
-		UpdateExpression:          aws.String("SET heartbeat = if_not_exists(heartbeat, :start) + :one"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":start": n(lease.HeartbeatStart())},
-		ReturnValues:              types.ReturnValueAllNew,
+		UpdateExpression:          aws.String("SET heartbeat = if_not_exists(heartbeat, :start) + :one, instance = :inst"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":start": n(start), ":inst": s(instance)},
+		ReturnValues:              types.ReturnValueAllOld,
 	})
 	if err != nil {
 		return lease.Worker{}, translate("heartbeat worker", worker, err, lease.ErrConflict)
 	}
-	return decodeWorker(out.Attributes)
+	if len(out.Attributes) == 0 {
+		return lease.Worker{ID: worker, Heartbeat: start + 1, Instance: instance}, nil
+	}
+	old, err := decodeWorker(out.Attributes)
+	if err != nil {
+		return lease.Worker{}, err
+	}
+	if _, ok := out.Attributes[attrHeartbeat]; !ok {
+		old.Heartbeat = start
+	}
+	return lease.Worker{ID: worker, Heartbeat: old.Heartbeat + 1, Wake: old.Wake, Instance: instance, Previous: old.Instance}, nil
 }
 
 // Wake implements lease.Store.
 func (st *Store) Wake(ctx context.Context, worker string) error {
-	_, err := st.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	_, err := st.workers.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(st.opts.WorkerTable),
 		Key:                       workerKey(worker),
 		ConditionExpression:       aws.String("attribute_exists(workerId)"),
@@ -410,7 +476,7 @@ func (st *Store) Wake(ctx context.Context, worker string) error {
 // Workers implements lease.Store.
 func (st *Store) Workers(ctx context.Context) ([]lease.Worker, error) {
 	var out []lease.Worker
-	err := st.scan(ctx, st.opts.WorkerTable, func(item map[string]types.AttributeValue) error {
+	err := st.scan(ctx, st.workers, st.opts.WorkerTable, func(item map[string]types.AttributeValue) error {
 		w, err := decodeWorker(item)
 		if err != nil {
 			return err
@@ -426,7 +492,7 @@ func (st *Store) Workers(ctx context.Context) ([]lease.Worker, error) {
 
 // RemoveWorker implements lease.Store.
 func (st *Store) RemoveWorker(ctx context.Context, worker string, heartbeat int64) error {
-	_, err := st.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+	_, err := st.workers.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 aws.String(st.opts.WorkerTable),
 		Key:                       workerKey(worker),
 		ConditionExpression:       aws.String("heartbeat = :h"),
@@ -437,7 +503,7 @@ func (st *Store) RemoveWorker(ctx context.Context, worker string, heartbeat int6
 	}
 	err = translate("remove worker", worker, err, lease.ErrConflict)
 	if errors.Is(err, lease.ErrConflict) {
-		out, gerr := st.api.GetItem(ctx, &dynamodb.GetItemInput{
+		out, gerr := st.workers.GetItem(ctx, &dynamodb.GetItemInput{
 			TableName: aws.String(st.opts.WorkerTable), Key: workerKey(worker), ConsistentRead: aws.Bool(true),
 		})
 		if gerr == nil && out.Item == nil {

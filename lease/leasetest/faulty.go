@@ -3,6 +3,8 @@ package leasetest
 import (
 	"context"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -16,6 +18,9 @@ type Rule struct {
 	Match func(arg string) bool
 	// Delay is waited (or until the call's ctx ends) before the call proceeds or fails.
 	Delay time.Duration
+	// Latency, when non-nil, is called for each matching call and its result is waited after
+	// Delay (e.g. LogNormal). It is called concurrently.
+	Latency func() time.Duration
 	// Err, when non-nil, fails the call after Delay, wrapped with the method name.
 	Err error
 	// Block, when non-nil, makes the call wait until Block is closed (or ctx ends) first.
@@ -50,6 +55,30 @@ func (f *Faulty) Calls(op string) int {
 	return f.calls[op]
 }
 
+// LogNormal returns a latency distribution for Rule.Latency: log-normal with the given median
+// and 99th percentile (p99 > p50 > 0), drawn from a generator seeded with seed, capped at
+// 20*p99. Safe for concurrent use.
+func LogNormal(p50, p99 time.Duration, seed uint64) func() time.Duration {
+	sigma := math.Log(float64(p99)/float64(p50)) / 2.3263478740 // z of the 99th percentile
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(seed, seed^0x5851f42d4c957f2d))
+	return func() time.Duration {
+		mu.Lock()
+		z := rng.NormFloat64()
+		mu.Unlock()
+		return min(time.Duration(float64(p50)*math.Exp(sigma*z)), 20*p99)
+	}
+}
+
+// During returns a Rule.Match predicate that is true for the first burst of every period,
+// counted from the call of During on the caller's clock (the fake clock under synctest): e.g.
+// Rule{Err: ErrThrottle, Match: During(15*time.Second, 1500*time.Millisecond)} throttles every
+// call for 1.5 s every 15 s.
+func During(period, burst time.Duration) func(string) bool {
+	start := time.Now()
+	return func(string) bool { return time.Since(start)%period < burst }
+}
+
 // ErrThrottle is an error for Rule.Err to imitate store throttling: it wraps lease.ErrThrottled.
 var ErrThrottle = fmt.Errorf("injected: %w", lease.ErrThrottled)
 
@@ -75,8 +104,12 @@ func (f *Faulty) inject(ctx context.Context, op, arg string) error {
 			return fmt.Errorf("%s %s: %w", op, arg, ctx.Err())
 		}
 	}
-	if r.Delay > 0 {
-		t := time.NewTimer(r.Delay)
+	d := r.Delay
+	if r.Latency != nil {
+		d += r.Latency()
+	}
+	if d > 0 {
+		t := time.NewTimer(d)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
@@ -112,6 +145,14 @@ func (f *Faulty) List(ctx context.Context) ([]lease.Lease, error) {
 		return nil, err
 	}
 	return f.Store.List(ctx)
+}
+
+// Scan implements lease.Store.
+func (f *Faulty) Scan(ctx context.Context) ([]lease.Lease, []lease.InvalidItem, error) {
+	if err := f.inject(ctx, "Scan", ""); err != nil {
+		return nil, nil, err
+	}
+	return f.Store.Scan(ctx)
 }
 
 // Take implements lease.Store.
@@ -171,11 +212,11 @@ func (f *Faulty) Delete(ctx context.Context, key string) error {
 }
 
 // Heartbeat implements lease.Store.
-func (f *Faulty) Heartbeat(ctx context.Context, worker string) (lease.Worker, error) {
+func (f *Faulty) Heartbeat(ctx context.Context, worker, instance string) (lease.Worker, error) {
 	if err := f.inject(ctx, "Heartbeat", worker); err != nil {
 		return lease.Worker{}, err
 	}
-	return f.Store.Heartbeat(ctx, worker)
+	return f.Store.Heartbeat(ctx, worker, instance)
 }
 
 // Wake implements lease.Store.

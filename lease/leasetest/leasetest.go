@@ -313,25 +313,32 @@ func testFinishDelete(t *testing.T, ctx context.Context, s lease.Store) {
 
 func testWorkers(t *testing.T, ctx context.Context, s lease.Store) {
 	mustErr(t, s.Wake(ctx, "a"), lease.ErrNotFound, "wake unknown worker")
-	w, err := s.Heartbeat(ctx, "a")
+	w, err := s.Heartbeat(ctx, "a", "i1")
 	must(t, err, "first heartbeat")
-	if w.ID != "a" || w.Heartbeat < 1 || w.Wake != 0 {
+	if w.ID != "a" || w.Heartbeat < 1 || w.Wake != 0 || w.Instance != "i1" || w.Previous != "" {
 		t.Fatalf("first heartbeat: %+v", w)
 	}
 	h1 := w.Heartbeat
 	must(t, s.Wake(ctx, "a"), "wake")
-	w, err = s.Heartbeat(ctx, "a")
+	w, err = s.Heartbeat(ctx, "a", "i1")
 	must(t, err, "heartbeat")
-	if w.Heartbeat != h1+1 || w.Wake != 1 {
+	if w.Heartbeat != h1+1 || w.Wake != 1 || w.Instance != "i1" || w.Previous != "i1" {
 		t.Fatalf("second heartbeat: %+v (first %d)", w, h1)
 	}
-	b, err := s.Heartbeat(ctx, "b")
+	b, err := s.Heartbeat(ctx, "b", "i2")
 	must(t, err, "heartbeat b")
+	b.Previous = ""
 	ws, err := s.Workers(ctx)
 	must(t, err, "workers")
 	slices.SortFunc(ws, func(x, y lease.Worker) int { return cmpString(x.ID, y.ID) })
-	if !reflect.DeepEqual(ws, []lease.Worker{{ID: "a", Heartbeat: h1 + 1, Wake: 1}, b}) {
+	if !reflect.DeepEqual(ws, []lease.Worker{{ID: "a", Heartbeat: h1 + 1, Wake: 1, Instance: "i1"}, b}) {
 		t.Fatalf("workers: %+v", ws)
+	}
+	// Another process heartbeating under the same id is visible in Previous.
+	w, err = s.Heartbeat(ctx, "b", "i3")
+	must(t, err, "heartbeat b from another instance")
+	if w.Previous != "i2" || w.Instance != "i3" || w.Heartbeat != b.Heartbeat+1 {
+		t.Fatalf("heartbeat of b by i3 after i2: %+v", w)
 	}
 	mustErr(t, s.RemoveWorker(ctx, "a", h1), lease.ErrConflict, "remove with stale heartbeat")
 	must(t, s.RemoveWorker(ctx, "a", h1+1), "remove")
@@ -342,7 +349,7 @@ func testWorkers(t *testing.T, ctx context.Context, s lease.Store) {
 		t.Fatalf("workers after remove: %+v", ws)
 	}
 	// A recreated row does not repeat the old values (they would look unchanged to an observer).
-	w, err = s.Heartbeat(ctx, "a")
+	w, err = s.Heartbeat(ctx, "a", "i1")
 	must(t, err, "heartbeat after remove")
 	if w.Heartbeat == h1+1 || w.Heartbeat == h1 || w.Wake != 0 {
 		t.Fatalf("recreated row repeats the old heartbeat %d: %+v", h1+1, w)

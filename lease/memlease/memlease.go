@@ -17,6 +17,7 @@ import (
 type Store struct {
 	mu      sync.Mutex
 	leases  map[string]lease.Lease
+	invalid map[string]lease.InvalidItem // items that are not valid leases (PutInvalid)
 	workers map[string]lease.Worker
 }
 
@@ -24,7 +25,19 @@ var _ lease.Store = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{leases: map[string]lease.Lease{}, workers: map[string]lease.Worker{}}
+	return &Store{leases: map[string]lease.Lease{}, invalid: map[string]lease.InvalidItem{}, workers: map[string]lease.Worker{}}
+}
+
+// PutInvalid stores an item that is not a valid lease (as a hand-edited or unrelated item in a
+// DynamoDB table would be), replacing any lease with its key, for tests of invalid-item
+// handling. Like dynamolease with such an item: Scan reports it, List skips it, Get returns it as
+// the error (wrapping lease.ErrInvalidItem), Create returns ErrExists, and every conditional
+// write and Delete fail with ErrConflict.
+func (s *Store) PutInvalid(item lease.InvalidItem) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.leases, item.Key)
+	s.invalid[item.Key] = item
 }
 
 func (s *Store) do(ctx context.Context, op, key string, f func() error) error {
@@ -45,7 +58,8 @@ func (s *Store) update(ctx context.Context, op, key string, cond func(l lease.Le
 	err := s.do(ctx, op, key, func() error {
 		l, ok := s.leases[key]
 		if !ok {
-			// DynamoDB reports a conditional write on a missing item as a failed condition.
+			// An invalid item has no counter this write could match, or it would not be written
+			// to. DynamoDB reports a conditional write on a missing item as a failed condition.
 			return lease.ErrConflict
 		}
 		if !cond(l) {
@@ -66,6 +80,9 @@ func (s *Store) Create(ctx context.Context, l lease.Lease) error {
 		if _, ok := s.leases[l.Key]; ok {
 			return lease.ErrExists
 		}
+		if _, ok := s.invalid[l.Key]; ok {
+			return lease.ErrExists
+		}
 		s.leases[l.Key] = l.Clone()
 		return nil
 	})
@@ -76,6 +93,9 @@ func (s *Store) Get(ctx context.Context, key string) (lease.Lease, error) {
 	var out lease.Lease
 	err := s.do(ctx, "get lease", key, func() error {
 		l, ok := s.leases[key]
+		if inv, bad := s.invalid[key]; bad {
+			return inv
+		}
 		if !ok {
 			return lease.ErrNotFound
 		}
@@ -87,15 +107,28 @@ func (s *Store) Get(ctx context.Context, key string) (lease.Lease, error) {
 
 // List implements lease.Store.
 func (s *Store) List(ctx context.Context) ([]lease.Lease, error) {
+	out, _, err := s.Scan(ctx)
+	return out, err
+}
+
+// Scan implements lease.Store.
+func (s *Store) Scan(ctx context.Context) ([]lease.Lease, []lease.InvalidItem, error) {
 	var out []lease.Lease
+	var bad []lease.InvalidItem
 	err := s.do(ctx, "list leases", "", func() error {
 		out = make([]lease.Lease, 0, len(s.leases))
 		for _, l := range s.leases {
 			out = append(out, l.Clone())
 		}
+		for _, inv := range s.invalid {
+			bad = append(bad, inv)
+		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, bad, nil
 }
 
 // Take implements lease.Store.
@@ -179,6 +212,9 @@ func (s *Store) Finish(ctx context.Context, key string, from lease.Expect, child
 func (s *Store) Delete(ctx context.Context, key string) error {
 	return s.do(ctx, "delete lease", key, func() error {
 		l, ok := s.leases[key]
+		if _, bad := s.invalid[key]; bad {
+			return lease.ErrConflict
+		}
 		if !ok {
 			return lease.ErrNotFound
 		}
@@ -191,17 +227,20 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 }
 
 // Heartbeat implements lease.Store.
-func (s *Store) Heartbeat(ctx context.Context, worker string) (lease.Worker, error) {
+func (s *Store) Heartbeat(ctx context.Context, worker, instance string) (lease.Worker, error) {
 	var out lease.Worker
 	err := s.do(ctx, "heartbeat worker", worker, func() error {
 		w, ok := s.workers[worker]
 		if !ok {
 			w.Heartbeat = lease.HeartbeatStart()
 		}
+		prev := w.Instance
 		w.ID = worker
 		w.Heartbeat++
+		w.Instance = instance
 		s.workers[worker] = w
 		out = w
+		out.Previous = prev
 		return nil
 	})
 	return out, err

@@ -24,19 +24,22 @@
 // # Durability and fsync policy
 //
 // With Options.DataDir set, every committed mutation is appended, as an after-image (the whole
-// new item, or the key of a deleted item), to the log file DataDir/dynamodb.log: one record per
-// request (a batch or transaction is one record, so it is all-or-nothing after a crash), framed
-// as length + CRC-32C + JSON. The record is written while the table lock is held (so the log order
-// is the commit order) and fsynced before the response is returned; concurrent writers share one
-// fsync (group commit). An acknowledged write therefore survives kill -9 and power loss (to the
-// extent the disk honours fsync). A reader may see a write a few microseconds before it is on disk;
-// if the process dies in that window the write was never acknowledged.
+// new item, or the key of a deleted item), to the log file DataDir/dynamodb.log (format, recovery
+// and repair in package wal): one JSON record per request (a batch or transaction is one record,
+// so it is all-or-nothing after a crash). The record is appended while the table lock is held
+// (so the log order is the commit order) and fsynced before the response is returned; concurrent
+// writers share one fsync (group commit). An acknowledged write therefore survives kill -9 and
+// power loss (to the extent the disk honours fsync). A reader may see a write a few microseconds
+// before it is on disk; if the process dies in that window the write was never acknowledged.
+// After a failed write or fsync every later write fails with InternalServerError until restart.
 //
-// New replays the log and truncates a torn tail (a record whose length or checksum does not
-// match). The log is compacted (rewritten as a snapshot, fsynced, atomically renamed) on Close and
-// when it grows past four times its compacted size (and at least 16 MiB). An engine holds an
-// exclusive flock on DataDir/LOCK (on Unix), so a second engine or process on the same directory
-// fails in New; the kernel drops the lock when a process dies, so kill -9 never blocks a restart.
+// New replays the log: a torn tail left by a crash is cut (and kept aside, with a warning on
+// Options.Logger); damage before the tail fails New with a *wal.DamageError; Repair keeps every
+// intact record. The log is compacted (rewritten as a snapshot of 32 items per record, fsynced,
+// atomically renamed) on Close and when it grows past four times its compacted size (and at
+// least 16 MiB). An engine holds an exclusive flock on DataDir/LOCK (on Unix), so a second engine
+// or process on the same directory fails in New; the kernel drops the lock when a process dies,
+// so kill -9 never blocks a restart.
 //
 // TimeToLive settings are stored and reported; expired items are not deleted.
 package ddb

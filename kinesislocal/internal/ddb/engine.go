@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/shoal-go/shoal/kinesislocal/internal/awsproto"
+	"github.com/shoal-go/shoal/kinesislocal/internal/wal"
 )
 
 // Options configures an Engine. The zero value is an in-memory engine.
@@ -19,6 +22,11 @@ type Options struct {
 	DataDir string
 	// Region and AccountID appear in ARNs. Defaults: us-east-1, 000000000000.
 	Region, AccountID string
+	// Logger receives warnings about the log (a cut torn tail, a format upgrade, mutations
+	// skipped after a repair) and log write failures. Default: discard.
+	Logger *slog.Logger
+	// FS is the file system under the log. Default wal.OS; the fault tests inject errors here.
+	FS wal.FS
 }
 
 // Engine serves the DynamoDB API. It is safe for concurrent use; it starts no goroutines.
@@ -30,8 +38,13 @@ type Engine struct {
 	// log record) and exclusively by table creation/deletion and log compaction.
 	mu     sync.RWMutex
 	tables map[string]*table
-	wal    *wal // nil when in memory
+	wal    *dataLog // nil when in memory
 	closed bool
+
+	afterGap bool // replay (New only): a gap left by Repair has been seen
+	gapDrops int  // replay (New only): mutations skipped after a gap
+
+	placeholders []string // replay (New only): tables recreated from their items
 
 	tokMu  sync.Mutex
 	tokens map[string]tokenRec // TransactWriteItems ClientRequestToken -> request digest
@@ -49,9 +62,12 @@ func New(opts Options) (*Engine, error) {
 	if opts.AccountID == "" {
 		opts.AccountID = "000000000000"
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	e := &Engine{opts: opts, now: time.Now, tables: map[string]*table{}, tokens: map[string]tokenRec{}}
 	if opts.DataDir != "" {
-		w, err := openWAL(opts.DataDir, e.replay)
+		w, err := e.openWAL(opts.DataDir)
 		if err != nil {
 			return nil, err
 		}
@@ -201,4 +217,26 @@ func marshal(v any) ([]byte, error) {
 		return nil, internal(err)
 	}
 	return b, nil
+}
+
+// KeyAttributes returns the names of a live table's hash and range key attributes (range empty
+// for a hash-only table), and false if there is no such table.
+func (e *Engine) KeyAttributes(table string) (hash, rng string, ok bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	t, err := e.lookup(table)
+	if err != nil {
+		return "", "", false
+	}
+	return t.meta.Key.Hash, t.meta.Key.Range, true
+}
+
+// Operations returns the names of the DynamoDB operations the engine serves, sorted.
+func Operations() []string {
+	ops := make([]string, 0, len(handlers))
+	for op := range handlers {
+		ops = append(ops, op)
+	}
+	slices.Sort(ops)
+	return ops
 }

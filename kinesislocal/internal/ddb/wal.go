@@ -1,20 +1,21 @@
 package ddb
 
 import (
-	"bufio"
-	"encoding/binary"
+	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"hash/crc32"
-	"io"
+	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
-	"sync"
+	"regexp"
+	"slices"
+	"strings"
 	"sync/atomic"
 
 	"github.com/shoal-go/shoal/kinesislocal/internal/ddb/attr"
 	"github.com/shoal-go/shoal/kinesislocal/internal/dirlock"
+	"github.com/shoal-go/shoal/kinesislocal/internal/wal"
 )
 
 // mutation is one logged change: a table's metadata (create or update), a table drop, an item
@@ -25,6 +26,9 @@ type mutation struct {
 	Drop  bool       `json:"drop,omitempty"`
 	Put   attr.Item  `json:"put,omitempty"`
 	Del   attr.Item  `json:"del,omitempty"`
+	// Key is the table's key schema, on the first item mutation of each table in a record, so
+	// a repaired log whose table definition was moved aside can still hold the table's items.
+	Key *keyDef `json:"k,omitempty"`
 }
 
 type walRecord struct {
@@ -33,39 +37,34 @@ type walRecord struct {
 
 const (
 	walName       = "dynamodb.log"
-	walTmpName    = "dynamodb.log.tmp"
-	walHeader     = 8        // uint32 length + uint32 CRC-32C of the payload
-	maxWALRecord  = 64 << 20 // a record larger than this is corruption
-	compactFactor = 4        // compact when the log is this many times its compacted size
-	snapshotBatch = 512      // items per record in a compacted log
-	walFileMode   = os.FileMode(0o644)
+	kindMutations = 1  // a JSON walRecord
+	compactFactor = 4  // compact when the log is this many times its compacted size
+	snapshotBatch = 32 // items per record in a compacted log: damage to one record loses at most these
 )
 
-var crcTable = crc32.MakeTable(crc32.Castagnoli)
+// legacy is the framing this engine wrote before the shared format (version 1): length, CRC-32C
+// of the payload, JSON payload.
+var legacy = &wal.Legacy{Kind: kindMutations}
 
 // compactMinLog is the smallest log that is compacted while running.
 const compactMinLog = 16 << 20
 
-// wal is the append-only log of committed mutations. Appends are serialized by mu; sync is a
-// group commit: one fsync covers every record appended before it started.
-type wal struct {
-	dir  string
-	lock *os.File // the held LOCK file (nil where unsupported)
-
-	mu      sync.Mutex // guards f, written
-	f       *os.File
-	written int64
-	base    int64 // size right after the last compaction
-	minLog  int64 // compactMinLog; tests lower it
-
-	syncMu      sync.Mutex // one fsync at a time
-	synced      atomic.Int64
+// dataLog is the log of committed mutations (package wal) and the lock on its directory.
+type dataLog struct {
+	*wal.Log
+	lock        *os.File // the held LOCK file (nil where unsupported)
+	base        int64    // size right after the last compaction
+	minLog      int64    // compactMinLog; tests lower it
 	wantCompact atomic.Bool
 }
 
-// openWAL opens (creating) the log in dir, replays every intact record through apply and
-// truncates a torn tail left by a crash.
-func openWAL(dir string, apply func(mutation) error) (*wal, error) {
+func (e *Engine) walOptions() wal.Options {
+	return wal.Options{FS: e.opts.FS, Logger: e.opts.Logger, Legacy: legacy, Describe: describeFrame}
+}
+
+// openWAL opens (creating) the log in dir and replays it (see wal.Open for torn tails and
+// damage).
+func (e *Engine) openWAL(dir string) (*dataLog, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("ddb: create data dir: %w", err)
 	}
@@ -73,139 +72,136 @@ func openWAL(dir string, apply func(mutation) error) (*wal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ddb: %w", err)
 	}
-	fail := func(f *os.File, err error) (*wal, error) {
-		if f != nil {
-			f.Close()
-		}
+	os.Remove(filepath.Join(dir, walName+".tmp")) // an unfinished compaction
+	l, err := wal.Open(filepath.Join(dir, walName), e.walOptions(), e.replayFrame)
+	if err != nil {
 		if lock != nil {
 			lock.Close()
 		}
 		return nil, err
 	}
-	os.Remove(filepath.Join(dir, walTmpName)) // an unfinished compaction
-	path := filepath.Join(dir, walName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, walFileMode)
-	if err != nil {
-		return fail(nil, fmt.Errorf("ddb: open log: %w", err))
+	for _, name := range e.placeholders {
+		e.opts.Logger.Warn("ddb: a repaired log held items of a table whose definition was moved aside; recreated it from their key schema (on-demand, no indexes, no TTL, no tags)",
+			"file", l.Path(), "table", name)
 	}
-	good, err := replayLog(f, apply)
-	if err != nil {
-		return fail(f, err)
+	if e.gapDrops > 0 {
+		e.opts.Logger.Warn("ddb: a repaired log lacks the mutations that were moved aside; mutations that depended on them were skipped",
+			"file", l.Path(), "skipped", e.gapDrops)
 	}
-	if err := f.Truncate(good); err != nil {
-		return fail(f, fmt.Errorf("ddb: truncate torn log tail: %w", err))
-	}
-	if _, err := f.Seek(good, io.SeekStart); err != nil {
-		return fail(f, fmt.Errorf("ddb: seek log: %w", err))
-	}
-	w := &wal{dir: dir, lock: lock, f: f, written: good, base: good, minLog: compactMinLog}
-	w.synced.Store(good)
-	return w, nil
+	return &dataLog{Log: l, lock: lock, base: l.Size(), minLog: compactMinLog}, nil
 }
 
-// replayLog applies records in order and returns the offset after the last intact one.
-func replayLog(f *os.File, apply func(mutation) error) (int64, error) {
-	r := bufio.NewReaderSize(f, 1<<20)
-	var off int64
-	var hdr [walHeader]byte
-	for {
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			return off, nil // end, or a torn header
+// Repair repairs dir/dynamodb.log (see wal.Repair). The directory must not be open.
+func Repair(dir string, logger *slog.Logger) (wal.RepairReport, error) {
+	lock, err := dirlock.Lock(dir)
+	if err != nil {
+		return wal.RepairReport{}, fmt.Errorf("ddb: %w", err)
+	}
+	if lock != nil {
+		defer lock.Close()
+	}
+	return wal.Repair(filepath.Join(dir, walName), wal.Options{Logger: logger, Legacy: legacy, Describe: describeFrame})
+}
+
+// replayFrame applies one log frame. After a gap left by Repair, a mutation that cannot be
+// applied (an item of a table whose creation was moved aside) is skipped and counted; before any
+// gap it fails New, since an intact log never holds one.
+func (e *Engine) replayFrame(kind byte, p []byte) error {
+	if kind == wal.KindGap {
+		e.afterGap = true
+		return nil
+	}
+	if kind != kindMutations {
+		return fmt.Errorf("unknown frame kind %d", kind)
+	}
+	var rec walRecord
+	if err := json.Unmarshal(p, &rec); err != nil {
+		return err
+	}
+	for _, m := range rec.M {
+		if e.afterGap && m.Key != nil && (m.Put != nil || m.Del != nil) && e.tables[m.Table] == nil {
+			e.placeholder(m.Table, *m.Key)
 		}
-		n := binary.LittleEndian.Uint32(hdr[0:4])
-		sum := binary.LittleEndian.Uint32(hdr[4:8])
-		if n > maxWALRecord {
-			return off, nil
-		}
-		payload := make([]byte, n)
-		if _, err := io.ReadFull(r, payload); err != nil {
-			return off, nil
-		}
-		if crc32.Checksum(payload, crcTable) != sum {
-			return off, nil
-		}
-		var rec walRecord
-		if err := json.Unmarshal(payload, &rec); err != nil {
-			return off, fmt.Errorf("ddb: log record at offset %d: %w", off, err)
-		}
-		for _, m := range rec.M {
-			if err := apply(m); err != nil {
-				return off, fmt.Errorf("ddb: replay log record at offset %d: %w", off, err)
+		if err := e.replay(m); err != nil {
+			if !e.afterGap {
+				return err
 			}
+			e.gapDrops++
 		}
-		off += walHeader + int64(n)
 	}
-}
-
-func encodeRecord(muts []mutation) ([]byte, error) {
-	payload, err := json.Marshal(walRecord{M: muts})
-	if err != nil {
-		return nil, err
-	}
-	buf := make([]byte, walHeader+len(payload))
-	binary.LittleEndian.PutUint32(buf[0:4], uint32(len(payload)))
-	binary.LittleEndian.PutUint32(buf[4:8], crc32.Checksum(payload, crcTable))
-	copy(buf[walHeader:], payload)
-	return buf, nil
-}
-
-// append writes one record (not yet synced) and returns the log offset after it.
-func (w *wal) append(muts []mutation) (int64, error) {
-	buf, err := encodeRecord(muts)
-	if err != nil {
-		return 0, err
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if _, err := w.f.Write(buf); err != nil {
-		// Drop a partial write so the log stays a sequence of whole records.
-		w.f.Truncate(w.written)
-		w.f.Seek(w.written, io.SeekStart)
-		return 0, fmt.Errorf("ddb: append log: %w", err)
-	}
-	w.written += int64(len(buf))
-	return w.written, nil
-}
-
-// sync blocks until every record up to offset end is on disk. Concurrent callers share fsyncs.
-func (w *wal) sync(end int64) error {
-	if w.synced.Load() >= end {
-		return nil
-	}
-	w.syncMu.Lock()
-	defer w.syncMu.Unlock()
-	if w.synced.Load() >= end {
-		return nil
-	}
-	w.mu.Lock()
-	target, f := w.written, w.f
-	w.mu.Unlock()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("ddb: fsync log: %w", err)
-	}
-	w.synced.Store(target)
 	return nil
 }
 
-func (w *wal) needsCompaction() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.written > w.minLog && w.written > compactFactor*w.base
+// describeFrame says what a frame holds, for damage reports. p may be damaged.
+func describeFrame(kind byte, p []byte) string {
+	var rec walRecord
+	if kind != kindMutations {
+		return ""
+	}
+	if json.Unmarshal(p, &rec) != nil {
+		// Damaged JSON: name what can still be read.
+		tables := map[string]bool{}
+		for _, m := range tableRE.FindAllSubmatch(p, -1) {
+			tables[string(m[1])] = true
+		}
+		names := slices.Sorted(maps.Keys(tables))
+		return fmt.Sprintf("about %d item writes and %d item deletions to tables %v (its JSON is damaged)",
+			bytes.Count(p, []byte(`"put":`)), bytes.Count(p, []byte(`"del":`)), names)
+	}
+	var b strings.Builder
+	for i, m := range rec.M {
+		if i == 8 {
+			fmt.Fprintf(&b, " and %d more", len(rec.M)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		switch {
+		case m.Meta != nil:
+			fmt.Fprintf(&b, "the definition of table %s", m.Table)
+		case m.Drop:
+			fmt.Fprintf(&b, "the deletion of table %s", m.Table)
+		case m.Put != nil:
+			fmt.Fprintf(&b, "an item of table %s (%s)", m.Table, keyText(m.Put))
+		case m.Del != nil:
+			fmt.Fprintf(&b, "a deletion from table %s (%s)", m.Table, keyText(m.Del))
+		}
+	}
+	return b.String()
 }
 
-func (w *wal) close() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	err := w.f.Close()
+var tableRE = regexp.MustCompile(`"t":"([^"]{1,255})"`)
+
+// keyText renders an item's attributes briefly (the key attributes are among them).
+func keyText(it attr.Item) string {
+	b, _ := json.Marshal(it)
+	if len(b) > 120 {
+		return string(b[:120]) + "..."
+	}
+	return string(b)
+}
+
+func encodeRecord(muts []mutation) ([]byte, error) {
+	return json.Marshal(walRecord{M: muts})
+}
+
+func (w *dataLog) needsCompaction() bool {
+	n := w.Size()
+	return n > w.minLog && n > compactFactor*w.base
+}
+
+func (w *dataLog) close() error {
+	err := w.Close()
 	if w.lock != nil {
 		w.lock.Close() // releases the flock
 	}
 	return err
 }
 
-// abandon releases the files without compaction, as a crash would (tests only).
-func (w *wal) abandon() {
-	w.f.Close()
+// abandon releases the files without writing what is buffered, as a crash would (tests only).
+func (w *dataLog) abandon() {
+	w.Abandon()
 	if w.lock != nil {
 		w.lock.Close()
 	}
@@ -217,11 +213,26 @@ func (e *Engine) logAppend(muts []mutation) (int64, error) {
 	if e.wal == nil {
 		return 0, nil
 	}
-	end, err := e.wal.append(muts)
+	e.addKeys(muts)
+	p, err := encodeRecord(muts)
 	if err != nil {
 		return 0, internal(err)
 	}
-	return end, nil
+	return e.wal.Append(kindMutations, p), nil
+}
+
+// addKeys sets Key on the first item mutation of each table in muts. The caller holds e.mu.
+func (e *Engine) addKeys(muts []mutation) {
+	for i := range muts {
+		m := &muts[i]
+		if m.Put == nil && m.Del == nil || i > 0 && muts[i-1].Table == m.Table {
+			continue
+		}
+		if t := e.tables[m.Table]; t != nil {
+			k := t.meta.Key
+			m.Key = &k
+		}
+	}
 }
 
 // logWait blocks until the log is durable up to end.
@@ -229,7 +240,7 @@ func (e *Engine) logWait(end int64) error {
 	if e.wal == nil || end == 0 {
 		return nil
 	}
-	if err := e.wal.sync(end); err != nil {
+	if err := e.wal.Sync(end); err != nil {
 		return internal(err)
 	}
 	return nil
@@ -280,27 +291,23 @@ func (e *Engine) replay(m mutation) error {
 }
 
 // compactLocked rewrites the log as a snapshot of the current state. The caller holds e.mu
-// exclusively. On failure the old log stays in use.
+// exclusively. On failure the old log stays in use. A log stopped by a failed write is not
+// compacted: the state in memory holds writes whose clients got an error, and the disk failed.
 func (e *Engine) compactLocked() error {
 	w := e.wal
 	w.wantCompact.Store(false)
-	tmp := filepath.Join(w.dir, walTmpName)
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, walFileMode)
-	if err != nil {
-		return fmt.Errorf("ddb: compact log: %w", err)
-	}
-	bw := bufio.NewWriterSize(f, 1<<20)
-	var size int64
-	write := func(muts []mutation) error {
-		buf, err := encodeRecord(muts)
-		if err != nil {
-			return err
-		}
-		size += int64(len(buf))
-		_, err = bw.Write(buf)
+	if err := w.Err(); err != nil {
 		return err
 	}
-	err = func() error {
+	err := w.Rewrite(func(emit func(kind byte, p []byte) error) error {
+		write := func(muts []mutation) error {
+			e.addKeys(muts)
+			p, err := encodeRecord(muts)
+			if err != nil {
+				return err
+			}
+			return emit(kindMutations, p)
+		}
 		for name, t := range e.tables {
 			if !t.deleted.IsZero() {
 				continue
@@ -325,33 +332,24 @@ func (e *Engine) compactLocked() error {
 				}
 			}
 		}
-		if err := bw.Flush(); err != nil {
-			return err
-		}
-		return f.Sync()
-	}()
+		return nil
+	})
 	if err != nil {
-		f.Close()
-		os.Remove(tmp)
 		return fmt.Errorf("ddb: compact log: %w", err)
 	}
-	if err := os.Rename(tmp, filepath.Join(w.dir, walName)); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("ddb: compact log: %w", err)
-	}
-	syncDir(w.dir)
-	w.mu.Lock()
-	old := w.f
-	w.f, w.written, w.base = f, size, size
-	w.mu.Unlock()
-	w.synced.Store(size)
-	return errors.Join(old.Close())
+	w.base = w.Size()
+	return nil
 }
 
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+// placeholder recreates, during replay of a repaired log, a table whose definition was moved
+// aside with the damaged bytes, from the key schema its item mutations carry: on-demand, no
+// GSIs, no TTL, no tags. New logs a warning naming it.
+func (e *Engine) placeholder(name string, k keyDef) {
+	m := tableMeta{Name: name, ID: "00000000-0000-0000-0000-000000000000", Key: k, Billing: "PAY_PER_REQUEST",
+		AttrDefs: []attrDef{{AttributeName: k.Hash, AttributeType: k.HashType.String()}}}
+	if k.Range != "" {
+		m.AttrDefs = append(m.AttrDefs, attrDef{AttributeName: k.Range, AttributeType: k.RangeType.String()})
 	}
+	e.tables[name] = newTable(m)
+	e.placeholders = append(e.placeholders, name)
 }

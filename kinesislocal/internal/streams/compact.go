@@ -1,19 +1,14 @@
 package streams
 
 import (
-	"bufio"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"hash/crc32"
-	"os"
-	"path/filepath"
 	"sort"
 )
 
-// Log compaction: when New finds a log larger than compactThreshold, it rewrites it as a
-// snapshot of the live state (one walSnapshot frame per stream followed by its visible records)
-// into streams.log.tmp, fsyncs it and renames it over streams.log. Records past retention,
+// Log compaction: when New finds a log larger than compactThreshold, it rewrites it
+// (wal.Log.Rewrite) as a snapshot of the live state: one walSnapshot frame per stream followed
+// by its visible records. Records past retention,
 // deleted streams and the history of control events disappear from the log.
 
 const walSnapshot byte = 3
@@ -53,6 +48,8 @@ type streamSnap struct {
 	PendingUntil  int64             `json:"pu,omitempty"`
 	DeletingAt    int64             `json:"d,omitempty"`
 	ScaleOps      []int64           `json:"so,omitempty"`
+	Encryption    string            `json:"enc,omitempty"`
+	KeyID         string            `json:"key,omitempty"`
 	Consumers     []consumerSnap    `json:"cs,omitempty"`
 	Shards        []shardSnap       `json:"sh"`
 }
@@ -72,7 +69,8 @@ func (e *Engine) snapshotFrames(emit func(kind byte, p []byte) error) error {
 			continue
 		}
 		snap := streamSnap{Name: s.name, Created: s.created, Mode: s.mode, Retention: s.retentionHours, MaxKiB: s.maxRecordKiB, Tags: s.tags, Monitoring: s.monitoringList(),
-			PendingStatus: s.pendingStatus, PendingUntil: s.pendingUntil, DeletingAt: s.deletingAt, ScaleOps: s.scaleOps}
+			PendingStatus: s.pendingStatus, PendingUntil: s.pendingUntil, DeletingAt: s.deletingAt, ScaleOps: s.scaleOps,
+			Encryption: s.encryption, KeyID: s.keyID}
 		for _, c := range s.liveConsumers(now, e.delayMs) {
 			snap.Consumers = append(snap.Consumers, consumerSnap{Name: c.name, Created: c.created, DeletingAt: c.deletingAt})
 		}
@@ -125,7 +123,7 @@ func (e *Engine) restoreStream(p []byte) error {
 	s := &stream{name: snap.Name, arn: e.streamARN(snap.Name), created: snap.Created, mode: snap.Mode,
 		retentionHours: snap.Retention, maxRecordKiB: max(snap.MaxKiB, 1024), tags: map[string]string{}, consumers: map[string]*consumer{},
 		pendingStatus: snap.PendingStatus, pendingUntil: snap.PendingUntil, deletingAt: snap.DeletingAt,
-		scaleOps: snap.ScaleOps, openCount: &e.openShards}
+		scaleOps: snap.ScaleOps, encryption: snap.Encryption, keyID: snap.KeyID, openCount: &e.openShards}
 	for k, v := range snap.Tags {
 		s.tags[k] = v
 	}
@@ -150,46 +148,4 @@ func (e *Engine) restoreStream(p []byte) error {
 	}
 	e.streams[s.name] = s
 	return nil
-}
-
-// compact rewrites the log at path as a snapshot of the engine's state and returns its size.
-func (e *Engine) compact(path string) (int64, error) {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return 0, err
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	var size int64
-	err = e.snapshotFrames(func(kind byte, p []byte) error {
-		var hdr [walHeader]byte
-		binary.LittleEndian.PutUint32(hdr[0:], uint32(len(p)))
-		hdr[8] = kind
-		binary.LittleEndian.PutUint32(hdr[4:], crc32.Update(crc32.Checksum(hdr[8:9], castagnoli), castagnoli, p))
-		w.Write(hdr[:])
-		_, err := w.Write(p)
-		size += walHeader + int64(len(p))
-		return err
-	})
-	if err == nil {
-		err = w.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return 0, fmt.Errorf("streams: compact log: %w", err)
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return size, nil
 }

@@ -16,17 +16,20 @@
 //
 // # Durability and fsync policy
 //
-// With Options.DataDir set, every change is appended to one log file, DataDir/streams.log, in the
-// order it is applied: control events (create, delete, split, merge, scale, retention, tags,
-// consumers) and record batches (one frame per shard per PutRecords call). A request is answered
-// only after its frames are written and fsynced. Concurrent writers share fsyncs (group commit):
-// one writer writes and fsyncs everything appended so far while the others wait for it, so an
-// acknowledged PutRecord or PutRecords survives kill -9 and power loss (as far as the disk honours
-// fsync). New replays the log; a torn or corrupt tail left by a crash is cut off. Close flushes
-// and closes the file. When New finds a log over 4 MiB it compacts it: it writes a snapshot of
-// the live state (streams, lineage, consumers, tags and the records still within retention) to
-// streams.log.tmp, fsyncs it and renames it over the log, so the log stays proportional to the
-// live data across restarts (it grows between restarts). New takes an exclusive flock on
-// DataDir/LOCK (on Unix), so a second engine on the same directory fails instead of corrupting the
-// log; the lock is released by Close or when the process dies.
+// With Options.DataDir set, every change is appended to one log file, DataDir/streams.log (format,
+// recovery and repair in package wal), in the order it is applied: control events (create,
+// delete, split, merge, scale, retention, tags, consumers) and record batches (one frame per
+// shard per PutRecords call). A request is answered only after its frames are written and
+// fsynced; concurrent writers share fsyncs (group commit), so an acknowledged PutRecord or
+// PutRecords survives kill -9 and power loss (as far as the disk honours fsync). After a failed
+// write or fsync every later write fails with InternalFailure until restart (reads go on). New
+// replays the log: a torn tail left by a crash is cut (and kept aside, with a warning on
+// Options.Logger); damage before the tail fails New with a *wal.DamageError; Repair keeps every
+// intact frame. After a repair, a shard may have a hole in its sequence numbers where a batch was
+// moved aside: readers step over it. When New finds a log over 4 MiB it compacts it into a
+// snapshot of the live state (streams, lineage, consumers, tags and the records still within
+// retention), so the log stays proportional to the live data across restarts (it grows between
+// restarts). New takes an exclusive flock on DataDir/LOCK (on Unix), so a second engine on the
+// same directory fails instead of corrupting the log; the lock is released by Close or when the
+// process dies.
 package streams

@@ -5,14 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/shoal-go/shoal/kinesislocal/internal/awsproto"
+	"github.com/shoal-go/shoal/kinesislocal/internal/wal"
 )
 
 // Options configures an Engine. The zero value is an in-memory engine with no throughput limits.
@@ -32,6 +35,12 @@ type Options struct {
 	// Now is the clock. Default time.Now. Tests use it to move time (iterator expiry,
 	// retention, throughput buckets).
 	Now func() time.Time
+
+	// Logger receives warnings about the log (a cut torn tail, a format upgrade, records
+	// skipped after a repair) and log write failures. Default: discard.
+	Logger *slog.Logger
+	// FS is the file system under the log. Default wal.OS; the fault tests inject errors here.
+	FS wal.FS
 
 	// compactThreshold overrides the log size above which New compacts the log (tests).
 	compactThreshold int64
@@ -63,8 +72,14 @@ type Engine struct {
 
 	openShards atomic.Int64 // open shards of live streams, for ShardLimit
 
-	wal    *wal // nil when in memory
+	wal    *dataLog // nil when in memory
 	closed atomic.Bool
+
+	afterGap bool // replay (New only): a gap left by Repair has been seen
+	gapDrops int  // replay (New only): frames skipped after a gap
+
+	placeholders map[*stream]bool // replay (New only): streams recreated from their records
+	orphans      []orphanShard    // replay (New only): shards recreated from their records
 }
 
 // New returns an engine, loading state from opts.DataDir if set. It starts no goroutines.
@@ -88,6 +103,9 @@ func New(opts Options) (*Engine, error) {
 	}
 	if e.now == nil {
 		e.now = time.Now
+	}
+	if e.opts.Logger == nil {
+		e.opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if l := opts.Limits; l != nil {
 		c := *l
@@ -113,7 +131,7 @@ func New(opts Options) (*Engine, error) {
 		if threshold == 0 {
 			threshold = defaultCompactThreshold
 		}
-		w, err := openWAL(opts.DataDir, threshold, e.replay, e.compact)
+		w, err := e.openWAL(opts.DataDir, threshold)
 		if err != nil {
 			return nil, err
 		}
@@ -169,6 +187,8 @@ var handlers = map[string]handler{
 	"DescribeLimits":                (*Engine).describeLimits,
 	"UpdateMaxRecordSize":           (*Engine).updateMaxRecordSize,
 	"UpdateStreamMode":              (*Engine).updateStreamMode,
+	"StartStreamEncryption":         (*Engine).startEncryption,
+	"StopStreamEncryption":          (*Engine).stopEncryption,
 	"EnableEnhancedMonitoring":      (*Engine).enableMonitoring,
 	"DisableEnhancedMonitoring":     (*Engine).disableMonitoring,
 }
@@ -346,8 +366,19 @@ func (e *Engine) commit(pos int64) error {
 	if e.wal == nil {
 		return nil
 	}
-	if err := e.wal.sync(pos); err != nil {
+	if err := e.wal.Sync(pos); err != nil {
 		return &awsproto.Error{Status: http.StatusInternalServerError, Type: awsproto.InternalFailure, Message: "write log: " + err.Error()}
 	}
 	return nil
+}
+
+// Operations returns the names of the Kinesis operations the engine serves, sorted, including
+// SubscribeToShard (served by SubscribeToShard, not Handle).
+func Operations() []string {
+	ops := []string{"SubscribeToShard"}
+	for op := range handlers {
+		ops = append(ops, op)
+	}
+	slices.Sort(ops)
+	return ops
 }

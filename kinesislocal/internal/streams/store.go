@@ -42,6 +42,7 @@ type recLog struct {
 	trimIx uint64 // first seqIx still visible
 	last   int64  // arrival of the newest record (ms), for monotonic arrival times
 	bytes  int64  // stored key+data bytes (visible or not yet dropped)
+	hole   bool   // next was moved past a hole: the next record starts a new segment
 }
 
 func newRecLog() recLog { return recLog{next: 1, trimIx: 1} }
@@ -60,7 +61,7 @@ func (l *recLog) appendRecord(arrival int64, pk, data []byte) uint64 {
 	var s *segment
 	if n := len(l.segs); n > 0 {
 		s = l.segs[n-1]
-		if len(s.data)+size > segmentBytes && len(s.data) > 0 {
+		if len(s.data)+size > segmentBytes && len(s.data) > 0 || l.hole {
 			s = nil
 		}
 	}
@@ -81,9 +82,20 @@ func (l *recLog) appendRecord(arrival int64, pk, data []byte) uint64 {
 	s.ents = append(s.ents, entry{arrival: arrival, off: uint32(off), dlen: uint32(len(data)), klen: uint16(len(pk))})
 	ix := l.next
 	l.next++
+	l.hole = false
 	l.last = arrival
 	l.bytes += int64(size)
 	return ix
+}
+
+// skipTo leaves a hole: the next record appended gets seqIx ix (> next). Only replay of a
+// repaired log (whose damaged record batches were moved aside) makes holes.
+func (l *recLog) skipTo(ix uint64) {
+	if l.trimIx == l.next {
+		l.trimIx = ix
+	}
+	l.next = ix
+	l.hole = true
 }
 
 // findSeg returns the index of the segment holding seqIx, or -1.
@@ -105,10 +117,20 @@ func (l *recLog) read(pos uint64, limit int, maxBytes int, out []recRef) (_ []re
 	}
 	si := l.findSeg(pos)
 	if si < 0 {
-		return out, pos, 0, false
+		// pos is past the end, or in a hole left by a repaired log: go on at the next record.
+		si = sort.Search(len(l.segs), func(i int) bool { return l.segs[i].first > pos })
+		if si == len(l.segs) {
+			return out, pos, 0, false
+		}
 	}
 	for ; si < len(l.segs) && limit > 0; si++ {
 		s := l.segs[si]
+		if pos < s.first { // a hole: one read never spans one, so the records it returns are consecutive
+			if len(out) > 0 {
+				return out, pos, total, false
+			}
+			pos = s.first
+		}
 		for j := int(pos - s.first); j < len(s.ents) && limit > 0; j++ {
 			e := s.ents[j]
 			sz := int(e.klen) + int(e.dlen)

@@ -112,3 +112,13 @@ func decodeIterator(s string) (iterator, bool) {
 		stream:        string(b[37:]),
 	}, true
 }
+
+// IteratorShard returns the stream name and shard id a shard iterator was issued for, and false
+// if s is not an iterator this engine issued. It does not check expiry.
+func IteratorShard(s string) (stream, shard string, ok bool) {
+	it, ok := decodeIterator(s)
+	if !ok {
+		return "", "", false
+	}
+	return it.stream, shardID(int(it.shardIdx)), true
+}

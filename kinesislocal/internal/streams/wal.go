@@ -1,55 +1,46 @@
 package streams
 
 import (
-	"bufio"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
-	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 
 	"github.com/shoal-go/shoal/kinesislocal/internal/dirlock"
+	"github.com/shoal-go/shoal/kinesislocal/internal/wal"
 )
 
-// The write-ahead log: one append-only file, DataDir/streams.log, of frames
-//
-//	[u32 payload length][u32 CRC-32C of kind+payload][u8 kind][payload]
-//
+// The write-ahead log is one file, DataDir/streams.log, in the shared format of package wal.
 // Control events (kind walCtl) are JSON ctlEvents; record batches (kind walRecords) are binary
-// walBatches. New replays every frame in order; a torn or corrupt tail (a crash mid-write) is
-// cut off. Every acknowledged write has been fsynced (group commit: the first writer to need a
-// sync writes and fsyncs everything appended so far; writers arriving meanwhile wait and share
-// the next fsync).
+// walBatches; compaction writes walSnapshot frames. New replays every frame in order.
 
 const (
 	walCtl     byte = 1
 	walRecords byte = 2
 )
 
-const walHeader = 9
+// logName is the log's file name in DataDir.
+const logName = "streams.log"
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// legacy is the framing this engine wrote before the shared format (version 1).
+var legacy = &wal.Legacy{KindByte: true}
 
-type wal struct {
-	mu       sync.Mutex
-	cond     *sync.Cond
-	f        *os.File
-	buf      []byte // appended, not yet written
-	appended int64  // logical end of the log including buf
-	durable  int64  // end of the fsynced prefix
-	syncing  bool
-	err      error // sticky write error
-	closed   bool
-	lock     *os.File // holds the directory's flock; nil where unsupported
+// dataLog is the engine's log and the lock on its directory.
+type dataLog struct {
+	*wal.Log
+	lock *os.File // holds the directory's flock; nil where unsupported
 }
 
-// openWAL replays dir/streams.log through apply, rewrites it with compact if it is larger than
-// compactThreshold bytes, and opens it for appending.
-func openWAL(dir string, compactThreshold int64, apply func(kind byte, payload []byte) error, compact func(path string) (int64, error)) (*wal, error) {
+func (e *Engine) walOptions() wal.Options {
+	return wal.Options{FS: e.opts.FS, Logger: e.opts.Logger, Legacy: legacy, Describe: describeFrame}
+}
+
+// openWAL replays dir/streams.log, compacts it if it is larger than compactThreshold bytes, and
+// opens it for appending.
+func (e *Engine) openWAL(dir string, compactThreshold int64) (*dataLog, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("streams: create data dir: %w", err)
 	}
@@ -57,151 +48,62 @@ func openWAL(dir string, compactThreshold int64, apply func(kind byte, payload [
 	if err != nil {
 		return nil, fmt.Errorf("streams: %w", err)
 	}
-	w, err := openLog(dir, compactThreshold, apply, compact)
+	l, err := wal.Open(filepath.Join(dir, logName), e.walOptions(), e.replay)
+	if err == nil && l.Size() > compactThreshold {
+		if err = l.Rewrite(e.snapshotFrames); err != nil {
+			l.Abandon()
+		}
+	}
 	if err != nil {
 		if lock != nil {
 			lock.Close()
 		}
 		return nil, err
 	}
-	w.lock = lock
-	return w, nil
+	for _, o := range e.orphans {
+		o.sh.closedAt = max(o.sh.log.last, o.sh.created) + 1
+		e.opts.Logger.Warn("streams: a repaired log held records of a shard whose reshard was moved aside; kept them in a closed shard covering the whole hash range",
+			"file", l.Path(), "stream", o.s.name, "shard", o.sh.id, "records", o.sh.log.next-o.sh.log.trimIx)
+	}
+	e.orphans = nil
+	for s := range e.placeholders {
+		e.opts.Logger.Warn("streams: a repaired log held records of a stream whose creation was moved aside; recreated it from them with evenly split shards, default retention and no tags",
+			"file", l.Path(), "stream", s.name, "shards", len(s.shards))
+	}
+	e.placeholders = nil
+	if e.gapDrops > 0 {
+		e.opts.Logger.Warn("streams: a repaired log lacks the records and changes that were moved aside; changes that depended on them were skipped",
+			"file", l.Path(), "skipped_frames", e.gapDrops)
+	}
+	return &dataLog{Log: l, lock: lock}, nil
 }
 
-func openLog(dir string, compactThreshold int64, apply func(kind byte, payload []byte) error, compact func(path string) (int64, error)) (*wal, error) {
-	path := filepath.Join(dir, "streams.log")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+// Repair repairs dir/streams.log (see wal.Repair). The directory must not be open.
+func Repair(dir string, logger *slog.Logger) (wal.RepairReport, error) {
+	lock, err := dirlock.Lock(dir)
 	if err != nil {
-		return nil, fmt.Errorf("streams: open log: %w", err)
+		return wal.RepairReport{}, fmt.Errorf("streams: %w", err)
 	}
-	good, err := replayFrames(f, apply)
-	if err != nil {
-		f.Close()
-		return nil, err
+	if lock != nil {
+		defer lock.Close()
 	}
-	if good > compactThreshold {
-		f.Close()
-		if good, err = compact(path); err != nil {
-			return nil, err
-		}
-		if f, err = os.OpenFile(path, os.O_RDWR, 0o644); err != nil {
-			return nil, fmt.Errorf("streams: open log: %w", err)
-		}
-	}
-	if err := f.Truncate(good); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("streams: cut torn log tail: %w", err)
-	}
-	if _, err := f.Seek(good, io.SeekStart); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("streams: seek log: %w", err)
-	}
-	w := &wal{f: f, appended: good, durable: good}
-	w.cond = sync.NewCond(&w.mu)
-	return w, nil
+	return wal.Repair(filepath.Join(dir, logName), wal.Options{Logger: logger, Legacy: legacy, Describe: describeFrame})
 }
 
-// replayFrames applies every whole, intact frame and returns the offset after the last one.
-func replayFrames(f *os.File, apply func(kind byte, payload []byte) error) (int64, error) {
-	r := bufio.NewReaderSize(f, 1<<20)
-	var off int64
-	var hdr [walHeader]byte
-	var payload []byte
-	for {
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			return off, nil // end, or a torn header
-		}
-		n := binary.LittleEndian.Uint32(hdr[0:])
-		sum := binary.LittleEndian.Uint32(hdr[4:])
-		if n > 64<<20 {
-			return off, nil
-		}
-		if cap(payload) < int(n) {
-			payload = make([]byte, n)
-		}
-		payload = payload[:n]
-		if _, err := io.ReadFull(r, payload); err != nil {
-			return off, nil
-		}
-		c := crc32.Update(crc32.Checksum(hdr[8:9], castagnoli), castagnoli, payload)
-		if c != sum {
-			return off, nil
-		}
-		if err := apply(hdr[8], payload); err != nil {
-			return 0, fmt.Errorf("streams: replay log at offset %d: %w", off, err)
-		}
-		off += walHeader + int64(n)
-	}
-}
-
-// append adds a frame to the log buffer and returns the log position that must be durable
-// before the change is acknowledged. It does no I/O; callers call it inside the critical
-// section that applies the change, so the log order is the apply order.
-func (w *wal) append(kind byte, payload []byte) int64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var hdr [walHeader]byte
-	binary.LittleEndian.PutUint32(hdr[0:], uint32(len(payload)))
-	hdr[8] = kind
-	c := crc32.Update(crc32.Checksum(hdr[8:9], castagnoli), castagnoli, payload)
-	binary.LittleEndian.PutUint32(hdr[4:], c)
-	w.buf = append(w.buf, hdr[:]...)
-	w.buf = append(w.buf, payload...)
-	w.appended += walHeader + int64(len(payload))
-	return w.appended
-}
-
-// sync blocks until the log is durable up to pos (group commit).
-func (w *wal) sync(pos int64) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for w.durable < pos {
-		if w.err != nil {
-			return w.err
-		}
-		if w.syncing {
-			w.cond.Wait()
-			continue
-		}
-		if w.closed {
-			return errors.New("log closed")
-		}
-		w.syncing = true
-		data, target := w.buf, w.appended
-		w.buf = nil
-		w.mu.Unlock()
-		_, err := w.f.Write(data)
-		if err == nil {
-			err = w.f.Sync()
-		}
-		w.mu.Lock()
-		w.syncing = false
-		if err != nil {
-			w.err = err
-		} else {
-			w.durable = target
-		}
-		w.cond.Broadcast()
-	}
-	return nil
-}
-
-func (w *wal) close() error {
-	w.mu.Lock()
-	pos := w.appended
-	w.mu.Unlock()
-	err := w.sync(pos)
-	w.mu.Lock()
-	for w.syncing {
-		w.cond.Wait()
-	}
-	w.closed = true
-	w.mu.Unlock()
-	err = errors.Join(err, w.f.Close())
+func (w *dataLog) close() error {
+	err := w.Close()
 	if w.lock != nil {
 		err = errors.Join(err, w.lock.Close()) // releases the flock
 	}
 	return err
+}
+
+// abandon releases the files without writing what is buffered, as a crash would (tests).
+func (w *dataLog) abandon() {
+	w.Abandon()
+	if w.lock != nil {
+		w.lock.Close()
+	}
 }
 
 // --- events ---
@@ -246,7 +148,7 @@ func (e *Engine) logCtl(ev *ctlEvent) int64 {
 		return 0
 	}
 	b, _ := json.Marshal(ev)
-	return e.wal.append(walCtl, b)
+	return e.wal.Append(walCtl, b)
 }
 
 // walBatch encodes records appended to one shard under its lock:
@@ -286,21 +188,32 @@ func (wb *walBatch) bytes() []byte {
 
 var errCorrupt = errors.New("corrupt record batch")
 
-// replay applies one logged frame during New.
+// replay applies one logged frame during New. After a gap left by Repair, a frame that cannot
+// be applied (a change to a shard or stream whose creation was moved aside) is skipped and
+// counted; before any gap it fails New, since an intact log never holds one.
 func (e *Engine) replay(kind byte, p []byte) error {
+	var err error
 	switch kind {
+	case wal.KindGap:
+		e.afterGap = true
+		return nil
 	case walCtl:
 		var ev ctlEvent
-		if err := json.Unmarshal(p, &ev); err != nil {
-			return err
+		if err = json.Unmarshal(p, &ev); err == nil {
+			err = e.replayCtl(&ev)
 		}
-		return e.replayCtl(&ev)
 	case walRecords:
-		return e.replayRecords(p)
+		err = e.replayRecords(p)
 	case walSnapshot:
-		return e.restoreStream(p)
+		err = e.restoreStream(p)
+	default:
+		err = fmt.Errorf("unknown frame kind %d", kind)
 	}
-	return fmt.Errorf("unknown frame kind %d", kind)
+	if err != nil && e.afterGap {
+		e.gapDrops++
+		return nil
+	}
+	return err
 }
 
 func (e *Engine) replayCtl(ev *ctlEvent) error {
@@ -316,53 +229,7 @@ func (e *Engine) replayCtl(ev *ctlEvent) error {
 	if s == nil || s.created != ev.Created {
 		return nil // a change to a stream that was deleted later
 	}
-	switch ev.T {
-	case evSplit:
-		key, ok := parseU128(ev.Key)
-		if !ok || ev.Shard >= len(s.shards) {
-			return errCorrupt
-		}
-		s.applySplit(s.shards[ev.Shard], key, ev.At)
-		s.rebuildOpen()
-		s.pendingStatus, s.pendingUntil = statusUpdating, ev.At+e.delayMs
-	case evMerge:
-		if ev.Shard >= len(s.shards) || ev.Shard2 >= len(s.shards) {
-			return errCorrupt
-		}
-		s.applyMerge(s.shards[ev.Shard], s.shards[ev.Shard2], ev.At)
-		s.rebuildOpen()
-		s.pendingStatus, s.pendingUntil = statusUpdating, ev.At+e.delayMs
-	case evScale:
-		s.applyScale(ev.N, ev.At)
-		s.scaleOps = append(s.scaleOps, ev.At)
-		s.pendingStatus, s.pendingUntil = statusUpdating, ev.At+e.delayMs
-	case evRetention:
-		s.retentionHours = ev.N
-	case evMaxRecord:
-		s.maxRecordKiB = ev.N
-	case evMonitoring, evNoMonitoring:
-		s.applyMonitoring(ev.Keys, ev.T == evMonitoring)
-	case evMode:
-		s.mode = ev.Mode
-		s.pendingStatus, s.pendingUntil = statusUpdating, ev.At+e.delayMs
-	case evTags:
-		for k, v := range ev.Tags {
-			s.tags[k] = v
-		}
-	case evUntag:
-		for _, k := range ev.Keys {
-			delete(s.tags, k)
-		}
-	case evRegister:
-		e.applyRegister(s, ev)
-	case evDeregister:
-		if c := s.consumers[ev.Name]; c != nil {
-			c.deletingAt = ev.At
-		}
-	default:
-		return fmt.Errorf("unknown event %q", ev.T)
-	}
-	return nil
+	return e.applyStreamEvent(s, ev)
 }
 
 func (e *Engine) replayRecords(p []byte) error {
@@ -381,15 +248,33 @@ func (e *Engine) replayRecords(p []byte) error {
 	n := int(binary.LittleEndian.Uint32(q[20:]))
 	q = q[24:]
 	s := e.streams[name]
+	if s == nil && e.afterGap {
+		s = e.placeholder(name, created)
+	}
 	if s == nil || s.created != created {
-		return nil
+		return nil // a stream deleted later
+	}
+	if idx >= len(s.shards) && e.placeholders[s] {
+		e.growPlaceholder(s, idx+1)
+	}
+	for idx >= len(s.shards) && e.afterGap {
+		// The reshard that created this shard was moved aside: keep its records in a closed
+		// shard (closed after its last record once replay ends; openWAL does that).
+		sh := newShard(len(s.shards), u128{}, maxU128, s.created)
+		sh.closedAt = s.created
+		s.shards = append(s.shards, sh)
+		e.orphans = append(e.orphans, orphanShard{s, sh})
 	}
 	if idx >= len(s.shards) {
 		return errCorrupt
 	}
 	sh := s.shards[idx]
-	if first != sh.log.next {
+	if first < sh.log.next {
 		return fmt.Errorf("record batch for %s %s starts at %d, expected %d", name, sh.id, first, sh.log.next)
+	}
+	if first > sh.log.next {
+		// A hole: a batch moved aside by Repair (and kept as a hole through compaction).
+		sh.log.skipTo(first)
 	}
 	for i := 0; i < n; i++ {
 		if len(q) < 14 {
@@ -406,4 +291,67 @@ func (e *Engine) replayRecords(p []byte) error {
 		q = q[kl+dl:]
 	}
 	return nil
+}
+
+// describeFrame says what a frame holds, for damage reports. p may be damaged.
+func describeFrame(kind byte, p []byte) string {
+	switch kind {
+	case walRecords:
+		if len(p) < 1 || len(p) < 1+int(p[0])+24 {
+			return "a record batch (its header is damaged)"
+		}
+		nl := int(p[0])
+		q := p[1+nl:]
+		first := binary.LittleEndian.Uint64(q[12:])
+		n := binary.LittleEndian.Uint32(q[20:])
+		return fmt.Sprintf("%d records of stream %q, shard %s, sequence indexes %d..%d", n, p[1:1+nl],
+			shardID(int(binary.LittleEndian.Uint32(q[8:]))), first, first+uint64(n)-1)
+	case walCtl:
+		var ev ctlEvent
+		if json.Unmarshal(p, &ev) != nil {
+			return fmt.Sprintf("a control event (%.80q)", p)
+		}
+		return fmt.Sprintf("the control event %q of stream %q", ev.T, ev.Stream)
+	case walSnapshot:
+		var snap streamSnap
+		if json.Unmarshal(p, &snap) != nil {
+			return fmt.Sprintf("a stream snapshot (%.80q)", p)
+		}
+		return fmt.Sprintf("the snapshot of stream %q (%d shards)", snap.Name, len(snap.Shards))
+	}
+	return ""
+}
+
+// placeholder recreates, during replay of a repaired log, a stream whose creation was moved
+// aside with the damaged bytes, so that its intact records are kept: provisioned, with as many
+// evenly split shards as its records name, default retention and no tags. New logs a warning
+// naming it.
+func (e *Engine) placeholder(name string, created int64) *stream {
+	e.applyCreate(&ctlEvent{T: evCreate, Stream: name, At: created, N: 1, Mode: modeProvisioned})
+	s := e.streams[name]
+	s.pendingStatus, s.pendingUntil = "", 0
+	if e.placeholders == nil {
+		e.placeholders = map[*stream]bool{}
+	}
+	e.placeholders[s] = true
+	return s
+}
+
+// growPlaceholder gives a placeholder stream n evenly split shards, keeping the records of
+// those it has (their hash ranges were a guess).
+func (e *Engine) growPlaceholder(s *stream, n int) {
+	for i, r := range evenRanges(n) {
+		if i < len(s.shards) {
+			s.shards[i].start, s.shards[i].end = r[0], r[1]
+		} else {
+			s.shards = append(s.shards, newShard(i, r[0], r[1], s.created))
+		}
+	}
+	s.rebuildOpen()
+}
+
+// orphanShard is a shard recreated closed during replay of a repaired log.
+type orphanShard struct {
+	s  *stream
+	sh *shard
 }
