@@ -56,8 +56,11 @@ type Consumer struct {
 	proc Processor
 	co   *lease.Coordinator
 
-	shards sync.WaitGroup // one goroutine per claim
-	runCtx atomic.Pointer[context.Context]
+	shards  sync.WaitGroup // one goroutine per claim
+	started atomic.Bool    // Run was called
+	stopped atomic.Bool    // Shutdown was called
+	done    chan struct{}  // closed when Run has returned
+	syncNow chan struct{}  // wakes the shard-sync loop
 
 	mu    sync.Mutex // guards below
 	stats Stats
@@ -96,7 +99,8 @@ func New(cfg Config, p Processor) (*Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Consumer{cfg: cfg, proc: p, owned: map[string]*ShardStats{}}
+	c := &Consumer{cfg: cfg, proc: p, owned: map[string]*ShardStats{},
+		done: make(chan struct{}), syncNow: make(chan struct{}, 1)}
 	t := cfg.Lease
 	co, err := lease.New(lease.Config{
 		Store: cfg.Leases, WorkerID: cfg.WorkerID, Acquired: c.acquired,
@@ -129,15 +133,24 @@ func New(cfg Config, p Processor) (*Consumer, error) {
 // WorkerID returns this worker's id in the lease table.
 func (c *Consumer) WorkerID() string { return c.cfg.WorkerID }
 
+// ErrRunning: Run was called on a Consumer that is running or has run.
+var ErrRunning = errors.New("kcl: Run called twice")
+
 // Run runs the consumer until ctx is cancelled (a hard stop: processors see their context
 // cancelled with ErrShutdown, nothing is released, and other workers take the shards after the
 // lease duration) or Shutdown completes. It returns nil after Shutdown, else ctx's cause or the
 // error that stopped it. Every goroutine it starts has ended when it returns. Run may be called
-// once.
+// once; later calls return ErrRunning at once.
 func (c *Consumer) Run(ctx context.Context) error {
+	if !c.started.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer close(c.done)
+	if c.stopped.Load() {
+		return nil
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	c.runCtx.Store(&ctx)
 	if fo, ok := c.cfg.Retrieval.(FanOut); ok && fo.ConsumerARN == "" {
 		arn, err := registerConsumer(ctx, c.cfg.Kinesis.(FanOutAPI), c.cfg.StreamName, c.cfg.StreamARN, fo.ConsumerName)
 		if err != nil {
@@ -166,9 +179,21 @@ func (c *Consumer) Run(ctx context.Context) error {
 // Shutdown stops the consumer gracefully: each processor sees Next return false with
 // ErrStopping, checkpoints and returns, and its lease is released so another worker continues
 // from that checkpoint at once. It blocks until Run has returned or ctx ends (then the remaining
-// shards are stopped hard and their leases expire normally).
+// shards are stopped hard and their leases expire normally, and Shutdown returns ctx's error
+// without waiting for processors that ignore their context). Called before Run, it makes Run
+// return nil at once. It may be called more than once.
 func (c *Consumer) Shutdown(ctx context.Context) error {
-	return c.co.Shutdown(ctx)
+	c.stopped.Store(true)
+	err := c.co.Shutdown(ctx)
+	if !c.started.Load() {
+		return err
+	}
+	select {
+	case <-c.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Stats returns a snapshot of the consumer's counters. It does not block on I/O.
@@ -251,6 +276,9 @@ func (c *Consumer) runShard(cl *lease.Claim) {
 			return
 		case err == nil:
 			err = fmt.Errorf("processor returned nil before the end of the shard (Err: %v)", s.Err())
+		}
+		if s.progressed() {
+			bo.reset() // the failure follows progress: start the backoff over
 		}
 		wait := bo.next()
 		c.count(func(st *Stats) { st.ProcessorErrors++ })
@@ -350,7 +378,7 @@ func (c *Consumer) finishShard(cl *lease.Claim, end page, log interface {
 	defer cancel()
 	children, err := c.children(ctx, id, end.children)
 	if err == nil {
-		err = c.createChildLeases(ctx, children)
+		err = c.createChildLeases(ctx, id, children)
 	}
 	if err != nil {
 		log.Warn("shard ended but its children could not be recorded; releasing it", "err", err)
@@ -414,17 +442,50 @@ func (c *Consumer) children(ctx context.Context, id string, fromRead []types.Chi
 	}
 }
 
-func (c *Consumer) createChildLeases(ctx context.Context, children []shardInfo) error {
+// createChildLeases creates the leases of parent's children (at TRIM_HORIZON, or AT_TIMESTAMP
+// for AtTimestamp). A merge child whose other parent has no lease is held back: it would look
+// startable (a parent missing from the table counts as finished) and that parent would be
+// skipped. Shard sync, woken now, creates the missing parent first and the child after it.
+func (c *Consumer) createChildLeases(ctx context.Context, parent string, children []shardInfo) error {
 	cp := lease.TrimHorizon
 	if c.cfg.InitialPosition.sentinel == lease.AtTimestamp {
 		cp = lease.AtTimestamp
 	}
+	held := false
 	for _, ch := range children {
+		missing := ""
+		for _, p := range ch.parents {
+			if p == parent {
+				continue
+			}
+			if _, err := c.cfg.Leases.Get(ctx, p); errors.Is(err, lease.ErrNotFound) {
+				missing = p
+			} else if err != nil {
+				return fmt.Errorf("create lease %s: read parent %s: %w", ch.id, p, err)
+			}
+		}
+		if missing != "" {
+			c.cfg.Logger.Info("child lease held back until its other parent has a lease", "shard", ch.id,
+				"parent", missing, "worker", c.cfg.WorkerID, "stream", c.streamLabel())
+			held = true
+			continue
+		}
 		if err := c.createLease(ctx, newLease{shard: ch, checkpoint: cp}); err != nil {
 			return err
 		}
 	}
+	if held {
+		c.syncSoon()
+	}
 	return nil
+}
+
+// syncSoon asks the shard-sync loop to run now. It does not block.
+func (c *Consumer) syncSoon() {
+	select {
+	case c.syncNow <- struct{}{}:
+	default:
+	}
 }
 
 func (c *Consumer) createLease(ctx context.Context, nl newLease) error {

@@ -9,10 +9,14 @@
 // routing and ExplicitHashKey, AWS-shaped sequence numbers, the five iterator types (expiring
 // after 5 minutes), GetRecords with MillisBehindLatest and ChildShards at the end of a closed
 // shard, ListShards with every ShardFilter and pagination, SplitShard, MergeShards,
-// UpdateShardCount, retention, tags, stream consumers and SubscribeToShard (an event stream that
-// starts with the initial-response the Go SDK requires). DynamoDB: the subset a lease table
-// needs: tables with GSIs, Get/Put/Update/Delete with condition and update expressions, Query,
-// Scan with pagination and segments, batches and TransactWriteItems.
+// UpdateShardCount, retention, tags, Start/StopStreamEncryption (EncryptionType and KeyId are
+// recorded and reported, the key id's form is checked; records are not encrypted and no KMS is
+// asked), stream consumers and SubscribeToShard (an event stream that starts with the
+// initial-response the Go SDK requires). DynamoDB: the subset a lease table needs: tables with
+// GSIs (an index added by UpdateTable is CREATING, backfilling and unreadable, for StateDelay),
+// Get/Put/Update/Delete with condition and update expressions, Query, Scan with pagination and
+// parallel segments (split by partition-key hash: each item in exactly one segment), batches and
+// TransactWriteItems.
 //
 // Options.Limits enforces AWS's per-shard throughput limits, so consumers can be tested against
 // throttling.

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/shoal-go/shoal/kinesislocal/internal/awsproto"
+	"github.com/shoal-go/shoal/kinesislocal/internal/ddb"
 	"github.com/shoal-go/shoal/kinesislocal/internal/streams"
 )
 
@@ -137,7 +139,18 @@ func newFaultState(opts Options) *faultState {
 // validateFaults reports every problem with opts.Faults.
 func validateFaults(faults []Fault) []error {
 	var errs []error
+	kinesisOps, dynamoOps := streams.Operations(), ddb.Operations()
+	listed := false
 	for i, f := range faults {
+		if f.Operation != "" && f.Operation != "*" && !slices.Contains(kinesisOps, f.Operation) && !slices.Contains(dynamoOps, f.Operation) {
+			err := fmt.Errorf("kinesislocal: Faults[%d].Operation %q is not an operation of the Kinesis or DynamoDB API", i, f.Operation)
+			if !listed {
+				err = fmt.Errorf("%w; valid operations (or * for all):\n  Kinesis: %s\n  DynamoDB: %s", err,
+					strings.Join(kinesisOps, ", "), strings.Join(dynamoOps, ", "))
+				listed = true
+			}
+			errs = append(errs, err)
+		}
 		if f.Probability < 0 || f.Probability > 1 {
 			errs = append(errs, fmt.Errorf("kinesislocal: Faults[%d].Probability %v is outside [0,1]", i, f.Probability))
 		}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -381,5 +382,31 @@ func TestInterceptOverSocket(t *testing.T) {
 	case <-handlerDone:
 	case <-time.After(30 * time.Second): // an hour otherwise: the server ignored the disconnect
 		t.Fatal("the server kept waiting out injected latency after the client went away")
+	}
+}
+
+// TestFaultUnknownOperation: a fault naming no operation of either API is refused by New, with
+// the valid names listed, instead of silently never matching.
+func TestFaultUnknownOperation(t *testing.T) {
+	_, err := kinesislocal.New(kinesislocal.Options{Faults: []kinesislocal.Fault{
+		{Operation: "GetRecords", ErrorCode: "ProvisionedThroughputExceededException"},
+		{Operation: "NoSuchOp", ErrorCode: "ThrottlingException"},
+		{Operation: "getrecords", Latency: time.Second},
+	}})
+	if err == nil {
+		t.Fatal("New accepted a fault on an operation that does not exist")
+	}
+	for _, want := range []string{`Faults[1].Operation "NoSuchOp"`, `Faults[2].Operation "getrecords"`, "GetRecords", "SubscribeToShard", "UpdateItem", "TransactWriteItems"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "Faults[0]") {
+		t.Errorf("a valid fault is reported: %v", err)
+	}
+	for _, op := range []string{"", "*", "StartStreamEncryption", "Scan", "DescribeLimits"} {
+		if _, err := kinesislocal.New(kinesislocal.Options{Faults: []kinesislocal.Fault{{Operation: op, Latency: time.Millisecond}}}); err != nil {
+			t.Errorf("Operation %q refused: %v", op, err)
+		}
 	}
 }

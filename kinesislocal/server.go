@@ -163,6 +163,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		awsproto.WriteError(w, contentType, awsproto.Errorf(awsproto.Serialization, "method %s is not POST", r.Method))
 		return
 	}
+	if isCBOR(r) {
+		s.log.Warn("CBOR request refused: the client must disable CBOR (AWS_CBOR_DISABLE=true)", "op", op)
+		writeCBORRefusal(w)
+		return
+	}
 	if r.Header.Get("Authorization") == "" && r.Header.Get("X-Amz-Security-Token") == "" && r.URL.Query().Get("X-Amz-Signature") == "" {
 		awsproto.WriteError(w, contentType, &awsproto.Error{Status: http.StatusBadRequest, Type: awsproto.MissingAuthentication,
 			Message: "Missing Authentication Token"})

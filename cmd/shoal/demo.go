@@ -206,7 +206,7 @@ func (d *demo) createStream(ctx context.Context) error {
 func (d *demo) startWorker(ctx context.Context, id string) error {
 	p := &demoProc{id: id, state: "running", shards: map[string]bool{}}
 	proc, err := d.group.Start(workerproc.Options{
-		Args:   []string{"demo-worker", "--endpoint", d.endpoint, "--stream", d.stream, "--app", d.app, "--id", id},
+		Args:   []string{"demo-worker", "--endpoint", d.endpoint, "--stream", d.stream, "--app", d.app, "--id", id, "--exit-with-parent"},
 		Stderr: d.errOut,
 		OnLine: func(line string) { d.report(p, line) },
 	})

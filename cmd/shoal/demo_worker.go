@@ -23,7 +23,7 @@ import (
 // consumer code an application would write (kcl.BatchProcessor: process, then checkpoint, every
 // batch). It reports to its parent on stdout in the workerproc protocol (ready, batch, gained,
 // lost, owned, failed). SIGTERM shuts it down gracefully (finish the batch, checkpoint, release
-// the leases); it exits at once when its stdin closes (its parent is gone).
+// the leases); with --exit-with-parent it exits at once when its stdin closes (its parent is gone).
 func runDemoWorker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("demo-worker", "demo-worker --endpoint URL --stream NAME --app NAME --id ID [--dynamodb-endpoint URL] [--kcl-defaults]", stderr)
 	endpoint := fs.String("endpoint", "", "Kinesis endpoint (and DynamoDB unless --dynamodb-endpoint)")
@@ -31,6 +31,7 @@ func runDemoWorker(ctx context.Context, args []string, stdout, stderr io.Writer)
 	stream := fs.String("stream", "", "stream name")
 	app := fs.String("app", "", "application (lease table) name")
 	id := fs.String("id", "", "worker id")
+	withParent := fs.Bool("exit-with-parent", false, "exit at once when stdin closes (for the parent that started this worker with a pipe)")
 	defaults := fs.Bool("kcl-defaults", false, "kcl's default polling interval and shard sync interval (default: the demo's quicker 100ms and 5s)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -42,7 +43,9 @@ func runDemoWorker(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if *dynamoEndpoint == "" {
 		*dynamoEndpoint = *endpoint
 	}
-	workerproc.ExitWithParent()
+	if *withParent {
+		workerproc.ExitWithParent()
+	}
 	rep := workerproc.NewReporter(stdout)
 	store, err := newLeaseStore(ctx, dynamodb.NewFromConfig(endpointConfig(*dynamoEndpoint)), *app)
 	if err != nil {

@@ -155,3 +155,20 @@ func TestDemoLosesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalRefusesUnknownFaultOperation: `shoal local --fault NoSuchOp:...` fails at start and
+// lists the valid operation names, instead of serving with a fault that never matches.
+func TestLocalRefusesUnknownFaultOperation(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := run(ctx, []string{"local", "--addr", "127.0.0.1:0", "--fault", "NoSuchOp:ThrottlingException"}, &out, &errb)
+	if code == 0 || strings.Contains(out.String(), "listening") {
+		t.Fatalf("shoal local started with an unknown fault operation (exit %d, stdout %q)", code, out.String())
+	}
+	for _, want := range []string{"NoSuchOp", "GetRecords", "UpdateItem"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("stderr does not mention %s: %q", want, errb.String())
+		}
+	}
+}

@@ -27,6 +27,7 @@ func kinesisCases() []testCase {
 		{name: "UpdateShardCount", run: caseUpdateShardCount},
 		{name: "Retention", run: caseRetention},
 		{name: "Tags", run: caseTags},
+		{name: "StreamEncryption", run: caseStreamEncryption},
 		{name: "StreamConsumers", run: caseStreamConsumers},
 		{name: "SubscribeToShard", smoke: true, run: caseSubscribeToShard},
 		{name: "SubscribeShardEnd", run: caseSubscribeShardEnd},

@@ -43,7 +43,16 @@ type Config struct {
 	// Raw sends pre-encoded JSON over net/http instead of the aws-sdk-go-v2 client, so the client
 	// costs less CPU than the server on a small machine. Both are valid AWS requests.
 	Raw bool
+	// Protocol is HTTP1 [default] (through kinesislocal.BufferedTransport, which the SDK needs
+	// over HTTP/1.1) or H2C (HTTP/2 with prior knowledge, on one multiplexed connection).
+	Protocol string
 }
+
+// Protocols for Config.Protocol.
+const (
+	HTTP1 = "http1"
+	H2C   = "h2c"
+)
 
 // Result is one server's figures.
 type Result struct {
@@ -77,7 +86,20 @@ func (c *Config) defaults() {
 // from TRIM_HORIZON, and deletes the stream. It blocks until done or ctx ends.
 func Run(ctx context.Context, cfg Config) (Result, error) {
 	cfg.defaults()
-	hc := &http.Client{Transport: kinesislocal.BufferedTransport(&http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64, DisableCompression: true})}
+	var hc *http.Client
+	switch cfg.Protocol {
+	case "", HTTP1:
+		hc = &http.Client{Transport: kinesislocal.BufferedTransport(&http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64, DisableCompression: true})}
+	case H2C:
+		tr := &http.Transport{Proxy: nil, DisableCompression: true, Protocols: new(http.Protocols),
+			// GetRecords answers reach 2 MB: windows of the server's size, not Go's 1 MiB default.
+			HTTP2: &http.HTTP2Config{MaxReceiveBufferPerStream: 8 << 20, MaxReceiveBufferPerConnection: 32 << 20}}
+		tr.Protocols.SetUnencryptedHTTP2(true)
+		hc = &http.Client{Transport: tr}
+	default:
+		return Result{}, fmt.Errorf("serverbench: unknown protocol %q", cfg.Protocol)
+	}
+	defer hc.CloseIdleConnections()
 	// No SDK retries: a retried PutRecords whose first attempt was stored would store its records
 	// twice, and every failure should be visible in a benchmark.
 	kc := kinesis.NewFromConfig(aws.Config{Region: "us-east-1", HTTPClient: hc,

@@ -121,3 +121,39 @@ func TestStopGraceful(t *testing.T) {
 		t.Errorf("Signal after exit: %v", err)
 	}
 }
+
+// TestMain lets the test binary stand in for a worker that calls ExitWithParent.
+func TestMain(m *testing.M) {
+	if os.Getenv("WORKERPROC_TEST_CHILD") == "1" {
+		ExitWithParent()
+		os.Stdout.WriteString("ready child\n")
+		select {} // until stdin closes
+	}
+	os.Exit(m.Run())
+}
+
+// TestExitWithParent: when the parent's end of the stdin pipe closes (as when the parent dies,
+// however it dies), the child exits with status 3 on its own.
+func TestExitWithParent(t *testing.T) {
+	ready := make(chan struct{}, 1)
+	p, err := Start(Options{Env: []string{"WORKERPROC_TEST_CHILD=1"}, OnLine: func(string) { ready <- struct{}{} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Kill()
+	select {
+	case <-ready:
+	case <-time.After(30 * time.Second):
+		t.Fatal("child not ready in 30 s")
+	}
+	p.stdin.Close() // what the kernel does when the parent exits
+	select {
+	case <-p.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("child still running 30 s after its stdin closed")
+	}
+	var ee *exec.ExitError
+	if err := p.Err(); !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Errorf("child exited with %v, want status 3", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -42,6 +43,8 @@ type Engine struct {
 
 	afterGap bool // replay (New only): a gap left by Repair has been seen
 	gapDrops int  // replay (New only): mutations skipped after a gap
+
+	placeholders []string // replay (New only): tables recreated from their items
 
 	tokMu  sync.Mutex
 	tokens map[string]tokenRec // TransactWriteItems ClientRequestToken -> request digest
@@ -226,4 +229,14 @@ func (e *Engine) KeyAttributes(table string) (hash, rng string, ok bool) {
 		return "", "", false
 	}
 	return t.meta.Key.Hash, t.meta.Key.Range, true
+}
+
+// Operations returns the names of the DynamoDB operations the engine serves, sorted.
+func Operations() []string {
+	ops := make([]string, 0, len(handlers))
+	for op := range handlers {
+		ops = append(ops, op)
+	}
+	slices.Sort(ops)
+	return ops
 }

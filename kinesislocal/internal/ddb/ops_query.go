@@ -62,6 +62,9 @@ func (e *Engine) planRead(op string, in *readIn) (*readPlan, error) {
 			return nil, validation("The table does not have the specified index: %s", *in.IndexName)
 		}
 		pl.key = pl.g.Key
+		if t.gsiStatus(pl.g, e.now(), e.opts.StateDelay) == "CREATING" {
+			return nil, validation("Cannot read from backfilling global secondary index: %s", pl.g.Name)
+		}
 		if in.ConsistentRead {
 			return nil, validation("Consistent reads are not supported on global secondary indexes")
 		}

@@ -290,8 +290,9 @@ func (e *Engine) describe(t *table) map[string]any {
 		var gs []map[string]any
 		for i := range m.GSIs {
 			g := &m.GSIs[i]
+			idxStatus := t.gsiStatus(g, now, e.opts.StateDelay)
 			count, size := 0, 0
-			if status != "CREATING" {
+			if idxStatus != "CREATING" {
 				for _, en := range t.indexEntries(g) {
 					count++
 					size += t.projectIndex(g, en.item).Size()
@@ -301,16 +302,16 @@ func (e *Engine) describe(t *table) map[string]any {
 			if len(g.NonKey) > 0 {
 				proj["NonKeyAttributes"] = g.NonKey
 			}
-			idxStatus := "ACTIVE"
-			if status == "CREATING" {
-				idxStatus = "CREATING"
-			}
-			gs = append(gs, map[string]any{
+			gd := map[string]any{
 				"IndexName": g.Name, "KeySchema": keySchemaOut(g.Key), "Projection": proj,
 				"IndexStatus": idxStatus, "IndexArn": e.arn(m.Name) + "/index/" + g.Name,
 				"ItemCount": count, "IndexSizeBytes": size,
 				"ProvisionedThroughput": map[string]any{"NumberOfDecreasesToday": 0, "ReadCapacityUnits": g.RCU, "WriteCapacityUnits": g.WCU},
-			})
+			}
+			if idxStatus == "CREATING" && !g.Added.IsZero() {
+				gd["Backfilling"] = true
+			}
+			gs = append(gs, gd)
 		}
 		d["GlobalSecondaryIndexes"] = gs
 	}
@@ -486,6 +487,7 @@ func (e *Engine) updateTable(body []byte) ([]byte, error) {
 				if t.gsi(gm.Name) != nil {
 					return nil, validation("One or more parameter values were invalid: Index %s already exists", gm.Name)
 				}
+				gm.Added = e.now()
 				m.GSIs = append(m.GSIs, gm)
 			case u.Delete != nil:
 				i := slices.IndexFunc(m.GSIs, func(g gsiMeta) bool { return g.Name == u.Delete.IndexName })

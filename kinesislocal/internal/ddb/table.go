@@ -34,6 +34,18 @@ type gsiMeta struct {
 	NonKey         []string `json:"nonKey,omitempty"`
 	RCU            int64    `json:"rcu"`
 	WCU            int64    `json:"wcu"`
+	// Added is when UpdateTable created the index (zero for an index created with its table):
+	// it is CREATING, backfilling, until the engine's state delay has passed.
+	Added time.Time `json:"added,omitzero"`
+}
+
+// gsiStatus is a GSI's IndexStatus at now: CREATING while its table is, or while an index added
+// by UpdateTable backfills; ACTIVE otherwise.
+func (t *table) gsiStatus(g *gsiMeta, now time.Time, delay time.Duration) string {
+	if t.status(now, delay) == "CREATING" || !g.Added.IsZero() && now.Before(g.Added.Add(delay)) {
+		return "CREATING"
+	}
+	return "ACTIVE"
 }
 
 // tableMeta is the durable description of a table.
@@ -70,10 +82,20 @@ type entry struct {
 	base  *entry // for index entries: the table entry
 }
 
+// hashOrder places a hash key in the 64-bit partition order that Scan walks and parallel Scan
+// segments split evenly. FNV-1a alone leaves the high bits nearly unchanged by a key's last bytes,
+// so keys that differ only at the end (shardId-000000000000, ...-001, ...) would all share one
+// segment; the murmur3 finalizer spreads every input bit over the whole word.
 func hashOrder(hk string) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(hk))
-	return h.Sum64()
+	x := h.Sum64()
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
 }
 
 func cmpEntry(a, b *entry) int {

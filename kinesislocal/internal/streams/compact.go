@@ -48,6 +48,8 @@ type streamSnap struct {
 	PendingUntil  int64             `json:"pu,omitempty"`
 	DeletingAt    int64             `json:"d,omitempty"`
 	ScaleOps      []int64           `json:"so,omitempty"`
+	Encryption    string            `json:"enc,omitempty"`
+	KeyID         string            `json:"key,omitempty"`
 	Consumers     []consumerSnap    `json:"cs,omitempty"`
 	Shards        []shardSnap       `json:"sh"`
 }
@@ -67,7 +69,8 @@ func (e *Engine) snapshotFrames(emit func(kind byte, p []byte) error) error {
 			continue
 		}
 		snap := streamSnap{Name: s.name, Created: s.created, Mode: s.mode, Retention: s.retentionHours, MaxKiB: s.maxRecordKiB, Tags: s.tags, Monitoring: s.monitoringList(),
-			PendingStatus: s.pendingStatus, PendingUntil: s.pendingUntil, DeletingAt: s.deletingAt, ScaleOps: s.scaleOps}
+			PendingStatus: s.pendingStatus, PendingUntil: s.pendingUntil, DeletingAt: s.deletingAt, ScaleOps: s.scaleOps,
+			Encryption: s.encryption, KeyID: s.keyID}
 		for _, c := range s.liveConsumers(now, e.delayMs) {
 			snap.Consumers = append(snap.Consumers, consumerSnap{Name: c.name, Created: c.created, DeletingAt: c.deletingAt})
 		}
@@ -120,7 +123,7 @@ func (e *Engine) restoreStream(p []byte) error {
 	s := &stream{name: snap.Name, arn: e.streamARN(snap.Name), created: snap.Created, mode: snap.Mode,
 		retentionHours: snap.Retention, maxRecordKiB: max(snap.MaxKiB, 1024), tags: map[string]string{}, consumers: map[string]*consumer{},
 		pendingStatus: snap.PendingStatus, pendingUntil: snap.PendingUntil, deletingAt: snap.DeletingAt,
-		scaleOps: snap.ScaleOps, openCount: &e.openShards}
+		scaleOps: snap.ScaleOps, encryption: snap.Encryption, keyID: snap.KeyID, openCount: &e.openShards}
 	for k, v := range snap.Tags {
 		s.tags[k] = v
 	}

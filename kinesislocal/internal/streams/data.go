@@ -197,7 +197,9 @@ func (e *Engine) putRecord(_ context.Context, body []byte) ([]byte, error) {
 	b = append(b, res[0].shard.id...)
 	b = append(b, `","SequenceNumber":"`...)
 	b = res[0].shard.seq(res[0].seqIx, res[0].arrival).appendDecimal(b)
-	b = append(b, `","EncryptionType":"NONE"}`...)
+	b = append(b, `","EncryptionType":"`...)
+	b = append(b, s.currentEncryptionType()...)
+	b = append(b, `"}`...)
 	return b, nil
 }
 
@@ -272,7 +274,9 @@ func (e *Engine) putRecords(_ context.Context, body []byte) ([]byte, error) {
 		b = append(b, r.shard.id...)
 		b = append(b, `"}`...)
 	}
-	b = append(b, `],"EncryptionType":"NONE"}`...)
+	b = append(b, `],"EncryptionType":"`...)
+	b = append(b, s.currentEncryptionType()...)
+	b = append(b, `"}`...)
 	return b, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -76,6 +77,9 @@ type Engine struct {
 
 	afterGap bool // replay (New only): a gap left by Repair has been seen
 	gapDrops int  // replay (New only): frames skipped after a gap
+
+	placeholders map[*stream]bool // replay (New only): streams recreated from their records
+	orphans      []orphanShard    // replay (New only): shards recreated from their records
 }
 
 // New returns an engine, loading state from opts.DataDir if set. It starts no goroutines.
@@ -183,6 +187,8 @@ var handlers = map[string]handler{
 	"DescribeLimits":                (*Engine).describeLimits,
 	"UpdateMaxRecordSize":           (*Engine).updateMaxRecordSize,
 	"UpdateStreamMode":              (*Engine).updateStreamMode,
+	"StartStreamEncryption":         (*Engine).startEncryption,
+	"StopStreamEncryption":          (*Engine).stopEncryption,
 	"EnableEnhancedMonitoring":      (*Engine).enableMonitoring,
 	"DisableEnhancedMonitoring":     (*Engine).disableMonitoring,
 }
@@ -364,4 +370,15 @@ func (e *Engine) commit(pos int64) error {
 		return &awsproto.Error{Status: http.StatusInternalServerError, Type: awsproto.InternalFailure, Message: "write log: " + err.Error()}
 	}
 	return nil
+}
+
+// Operations returns the names of the Kinesis operations the engine serves, sorted, including
+// SubscribeToShard (served by SubscribeToShard, not Handle).
+func Operations() []string {
+	ops := []string{"SubscribeToShard"}
+	for op := range handlers {
+		ops = append(ops, op)
+	}
+	slices.Sort(ops)
+	return ops
 }

@@ -42,6 +42,8 @@ type stream struct {
 	pendingUntil   int64  // ms
 	deletingAt     int64  // ms; 0 if not being deleted
 	scaleOps       []int64
+	encryption     string        // "" (NONE) or KMS
+	keyID          string        // the KMS key id while encrypted
 	openCount      *atomic.Int64 // the engine's count of open shards in the account
 }
 
