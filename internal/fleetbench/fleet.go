@@ -55,6 +55,8 @@ type fleet struct {
 	stall    map[string]time.Duration // shard -> longest time without a batch while stallOn
 	stallOn  bool
 	changed  time.Time // the last change of any worker's owned set
+	exits    []string  // workers that exited without being stopped
+	closing  bool
 }
 
 type shard struct{ id, hashKey string }
@@ -105,7 +107,7 @@ func newFleet(ctx context.Context, run *Config, store Store, name string, n int,
 		err = f.listShards(ctx)
 	}
 	if err != nil {
-		f.close(context.WithoutCancel(ctx))
+		f.close(ctx)
 		return nil, err
 	}
 	pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -196,7 +198,15 @@ func (f *fleet) startWorker(id string) error {
 		logFile.Close()
 		return err
 	}
-	go func() { <-p.Done(); logFile.Close() }()
+	go func() {
+		<-p.Done()
+		logFile.Close()
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if w.state == running && !f.closing {
+			f.exits = append(f.exits, fmt.Sprintf("%s exited by itself (%v; log %s)", id, p.Err(), logPath))
+		}
+	}()
 	f.mu.Lock()
 	w.proc = p
 	f.workers[id] = w
@@ -346,13 +356,14 @@ type window struct {
 	dups     int
 	fences   int
 	failures int
+	exits    int
 }
 
 func (f *fleet) openWindow() window {
 	c := f.proxy.Counts()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return window{from: time.Now(), counts: c, dups: len(f.dups), fences: len(f.fences), failures: len(f.failures)}
+	return window{from: time.Now(), counts: c, dups: len(f.dups), fences: len(f.fences), failures: len(f.failures), exits: len(f.exits)}
 }
 
 // closeWindow fills r's duplicates, self-fences, failures and DynamoDB figures since w.
@@ -365,9 +376,15 @@ func (f *fleet) closeWindow(w window, r *Result) {
 	r.FenceEpisodes += episodes(f.fences[w.fences:])
 	r.ProcessorFailures += len(f.failures) - w.failures
 	r.Requests += c.Requests
+	for _, e := range f.exits[w.exits:] {
+		r.Note += e + "; "
+		r.WorkerExits++
+	}
+	r.Throttled += c.Throttled
+	r.LeaseTableRequests += c.ByTable[f.name]
+	r.WorkerTableRequests += c.ByTable[f.name+"-workers"]
 	r.RequestsPerSecond = float64(r.Requests) / time.Since(w.from).Seconds()
 	r.LatencyP50, r.LatencyP99 = c.Latency(50), c.Latency(99)
-	r.byOp = c.ByOp
 }
 
 // episodes counts the bursts in fences: a worker that fences itself loses every lease at once,
@@ -406,15 +423,23 @@ func (f *fleet) drain(ctx context.Context, limit time.Duration) (produced, lost 
 }
 
 // close stops the producer and every worker (SIGTERM, SIGKILL by PID after 10 s), deletes the
-// stream and the lease tables (within 20 s), and stops the proxy.
+// stream and the lease tables (within 20 s), and stops the proxy; once ctx has ended it allows
+// 2 s for each step instead.
 func (f *fleet) close(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	grace, cleanup := 10*time.Second, 20*time.Second
+	if ctx.Err() != nil {
+		grace, cleanup = 2*time.Second, 2*time.Second // interrupted: do not linger
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanup)
 	defer cancel()
 	if f.prodStop != nil {
 		f.prodStop()
 		<-f.prodDone
 	}
-	f.group.Stop(10 * time.Second)
+	f.mu.Lock()
+	f.closing = true
+	f.mu.Unlock()
+	f.group.Stop(grace)
 	f.kc.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: &f.name, EnforceConsumerDeletion: aws.Bool(true)})
 	for _, t := range []string{f.name, f.name + "-workers"} {
 		f.db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(t)})

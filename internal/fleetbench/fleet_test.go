@@ -123,7 +123,9 @@ func TestJudge(t *testing.T) {
 		{Result{Scenario: ScenarioLatency, Injected: 500 * time.Millisecond, SelfFences: 1}, "FAIL"},
 		{Result{Scenario: ScenarioLatency, Injected: time.Second, SelfFences: 40}, "-"},
 		{Result{Scenario: ScenarioLatency, Injected: time.Second, Lost: 1}, "FAIL"},
+		{Result{Scenario: ScenarioLatency, ThrottleBurst: time.Second, SelfFences: 9}, "-"},
 		{Result{Scenario: ScenarioStart, Reached: true, Took: time.Second, Lost: 1}, "FAIL"},
+		{Result{Scenario: ScenarioLatency, Injected: time.Second, WorkerExits: 1}, "FAIL"},
 	}
 	for _, tt := range tests {
 		if got := judge(tt.r); got.Pass != tt.want {
