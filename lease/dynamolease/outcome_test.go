@@ -130,12 +130,12 @@ func TestLostAnswerOfAppliedWrite(t *testing.T) {
 				if gerr != nil {
 					t.Fatal(gerr)
 				}
-				if stored.Checkpoint != cp || stored.Counter != l.Counter+1 {
+				if stored.Checkpoint.Sequence != cp.Sequence || stored.Counter != l.Counter+1 {
 					t.Fatalf("the injected write was not applied: stored %+v", stored)
 				}
 				switch {
 				case err == nil:
-					if got.Counter != stored.Counter || got.Checkpoint != cp {
+					if got.Counter != stored.Counter || got.Checkpoint.Sequence != cp.Sequence {
 						t.Errorf("acknowledged %+v, stored %+v", got, stored)
 					}
 				case errors.Is(err, lease.ErrConflict):
