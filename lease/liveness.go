@@ -129,6 +129,7 @@ func (l *liveness) runHeartbeat(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	results := make(chan attempt, maxInFlight)
+	clk := l.cfg.clock
 	t := time.NewTimer(0)
 	defer t.Stop()
 	inFlight, failures := 0, 0
@@ -144,7 +145,7 @@ func (l *liveness) runHeartbeat(ctx context.Context) {
 				if ctx.Err() == nil && l.cfg.Hooks.StoreError != nil {
 					l.cfg.Hooks.StoreError("heartbeat", a.err)
 				}
-				if retry := time.Now().Add(l.retryDelay(failures)); retry.Before(next) {
+				if retry := clk.now().Add(l.retryDelay(failures)); retry.Before(next) {
 					next = retry
 				}
 			} else {
@@ -156,7 +157,7 @@ func (l *liveness) runHeartbeat(ctx context.Context) {
 			l.mu.Unlock()
 		case <-t.C:
 		}
-		now := time.Now()
+		now := clk.now()
 		due := next
 		if inFlight > 0 {
 			// A heartbeat is outstanding: the next is sent on schedule anyway, or earlier beside
@@ -170,10 +171,10 @@ func (l *liveness) runHeartbeat(ctx context.Context) {
 			s := now
 			lastSend = s
 			wg.Go(func() {
-				hctx, cancel := context.WithDeadline(ctx, s.Add(l.cfg.HeartbeatTimeout))
+				hctx, cancel := context.WithTimeout(ctx, clk.real(clk.until(s.Add(l.cfg.HeartbeatTimeout))))
 				w, err := l.cfg.Store.Heartbeat(hctx, l.cfg.WorkerID, l.instance)
 				cancel()
-				results <- attempt{s: s, e: time.Now(), w: w, err: err}
+				results <- attempt{s: s, e: clk.now(), w: w, err: err}
 			})
 			next = s.Add(l.cfg.HeartbeatInterval)
 			due = next
@@ -182,7 +183,7 @@ func (l *liveness) runHeartbeat(ctx context.Context) {
 			}
 		}
 		if inFlight < maxInFlight {
-			t.Reset(max(time.Until(due), 0))
+			t.Reset(max(clk.real(clk.until(due)), 0))
 		} else {
 			t.Stop() // a slot frees when an attempt answers
 		}
@@ -249,7 +250,7 @@ func (l *liveness) runFencer(ctx context.Context) {
 	for {
 		l.mu.Lock()
 		vu := l.validUntil
-		now := time.Now()
+		now := l.cfg.clock.now()
 		if !vu.IsZero() && !now.Before(vu) {
 			l.validUntil = time.Time{}
 			l.cancel(ErrLeaseLost)
@@ -269,7 +270,7 @@ func (l *liveness) runFencer(ctx context.Context) {
 		if !vu.IsZero() {
 			wait = vu.Sub(now)
 		}
-		t.Reset(wait)
+		t.Reset(l.cfg.clock.real(wait))
 		select {
 		case <-ctx.Done():
 			return

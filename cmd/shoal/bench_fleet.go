@@ -16,7 +16,7 @@ import (
 // real stream with records on every shard, and the lease table in a DynamoDB server over
 // sockets (see internal/fleetbench).
 func runBenchFleet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench leases --fleet", "bench leases --fleet [--dynalite URL] [--stores local,dynalite] [--scenarios start,join,sigterm,sigkill,latency] [--shards 100] [--small-shards 8] [--trials 2] [--latency 0,200ms,500ms,1s] [--throttle-burst 1s] [--window 20s] [--deadline 60s] [--log-dir DIR]", stderr)
+	fs := newFlags("bench leases --fleet", "bench leases --fleet [--dynalite URL] [--stores local,dynalite] [--scenarios capacity,start,join,sigterm,sigkill,latency] [--shards 100] [--small-shards 8] [--trials 2] [--latency 0,200ms,500ms,1s] [--throttle-burst 1s] [--window 20s] [--deadline 60s] [--log-dir DIR]", stderr)
 	dynalite := fs.String("dynalite", os.Getenv("DYNALITE_ENDPOINT"), "dynalite endpoint (default $DYNALITE_ENDPOINT; test/emulators/start.sh starts one)")
 	stores := fs.String("stores", "", "lease stores to measure, comma-separated: local (the shoal local server that also serves the stream), dynalite (default: both if a dynalite endpoint is known, else local)")
 	scenarios := fs.String("scenarios", strings.Join(fleetbench.AllScenarios, ","), "scenarios to run, comma-separated")

@@ -65,6 +65,12 @@ func (r Result) Measured() string {
 	var parts []string
 	secs := func(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
 	switch r.Scenario {
+	case ScenarioCapacity:
+		s := fmt.Sprintf("%.0f conditional UpdateItems/s; p50 %d ms, p99 %d ms", r.RequestsPerSecond, r.LatencyP50.Milliseconds(), r.LatencyP99.Milliseconds())
+		if r.Note != "" {
+			s += " (" + r.Note + ")"
+		}
+		return s
 	case ScenarioStart, ScenarioJoin:
 		if r.Reached {
 			parts = append(parts, secs(r.Took))
@@ -106,6 +112,8 @@ func WriteTable(w io.Writer, results []Result) {
 	for _, r := range results {
 		name := r.Scenario
 		switch r.Scenario {
+		case ScenarioCapacity:
+			name = fmt.Sprintf("the store alone: %d callers writing checkpoints to 100 items, 5 s", capacityCallers)
 		case ScenarioStart:
 			name = fmt.Sprintf("one worker starts alone, %d shards", r.Shards)
 		case ScenarioJoin:

@@ -36,7 +36,7 @@ const (
 )
 
 // AllScenarios lists every scenario.
-var AllScenarios = []string{ScenarioStart, ScenarioJoin, ScenarioSIGTERM, ScenarioSIGKILL, ScenarioLatency}
+var AllScenarios = []string{ScenarioCapacity, ScenarioStart, ScenarioJoin, ScenarioSIGTERM, ScenarioSIGKILL, ScenarioLatency}
 
 // Config configures Run. Zero fields take the defaults shown.
 type Config struct {
@@ -197,6 +197,17 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 	}
 	for _, st := range c.Stores {
 		want := func(s string) bool { return slices.Contains(c.Scenarios, s) }
+		if want(ScenarioCapacity) {
+			c.logf("%s: capacity: %d callers writing for 5s", st.Name, capacityCallers)
+			r, err := c.capacity(ctx, st, name("capacity"), 5*time.Second)
+			if err == nil {
+				err = context.Cause(ctx)
+			}
+			if err != nil {
+				return out, fmt.Errorf("%s: capacity: %w", st.Name, err)
+			}
+			out = append(out, r)
+		}
 		if want(ScenarioStart) || want(ScenarioJoin) {
 			rs, err := c.startJoin(ctx, st, name("join"))
 			if err == nil {
