@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Errors every Store returns (wrapped, with the action and key), so callers test them with
@@ -214,6 +215,12 @@ type Initializer interface {
 type Checkpoint struct {
 	Sequence    string
 	SubSequence int64
+	// Timestamp, with the LATEST or AT_TIMESTAMP sentinel, is the arrival time the position
+	// starts at (Shoal's own attribute, shoalCheckpointTimestamp; the Java KCL ignores it). Shoal
+	// writes it at a LATEST lease's first claim, so that every later owner starts there instead
+	// of at a new LATEST. Zero when unknown; ignored with other sequences; not used by Compare.
+	// Stores keep millisecond precision.
+	Timestamp time.Time
 }
 
 // IsSentinel reports whether the checkpoint is one of the sentinel values.
@@ -288,8 +295,12 @@ func (c Checkpoint) Compare(o Checkpoint) int {
 	return 0
 }
 
-// String formats the checkpoint as "sequence" or "sequence/sub".
+// String formats the checkpoint as "sequence", "sequence/sub", or "SENTINEL@time" for a
+// sentinel with a Timestamp.
 func (c Checkpoint) String() string {
+	if !c.Timestamp.IsZero() && (c.Sequence == Latest || c.Sequence == AtTimestamp) {
+		return c.Sequence + "@" + c.Timestamp.UTC().Format(time.RFC3339Nano)
+	}
 	if c.SubSequence == 0 {
 		return c.Sequence
 	}

@@ -3,7 +3,8 @@
 //
 // The lease table uses the Java KCL's item format (leaseKey hash key; leaseOwner, leaseCounter,
 // checkpoint, checkpointSubSequenceNumber, pendingCheckpoint*, ownerSwitchesSinceCheckpoint,
-// parentShardId and childShardIds string sets, startingHashKey, endingHashKey, checkpointOwner),
+// parentShardId and childShardIds string sets, startingHashKey, endingHashKey, checkpointOwner;
+// plus Shoal's shoalCheckpointTimestamp, lease.Checkpoint.Timestamp, which the Java KCL ignores),
 // so a table written by a Java KCL application can be adopted with its checkpoints, and the
 // reverse. Attributes this package does not know are preserved: every write is a conditional
 // UpdateItem of named attributes (PutItem only to create). Worker heartbeat rows live in a
@@ -341,9 +342,15 @@ func (st *Store) Checkpoint(ctx context.Context, key string, from lease.Expect, 
 	}
 	vals := map[string]types.AttributeValue{":c": n(from.Counter), ":one": n(1), ":owner": s(from.Owner),
 		":cp": s(cp.Sequence), ":sub": n(cp.SubSequence), ":zero": n(0)}
-	return st.update(ctx, "checkpoint lease", key, mayCheckpoint,
-		"SET checkpoint = :cp, checkpointSubSequenceNumber = :sub, ownerSwitchesSinceCheckpoint = :zero, leaseCounter = leaseCounter + :one"+
-			" REMOVE pendingCheckpoint, pendingCheckpointSubSequenceNumber, pendingCheckpointState", vals)
+	set := "SET checkpoint = :cp, checkpointSubSequenceNumber = :sub, ownerSwitchesSinceCheckpoint = :zero, leaseCounter = leaseCounter + :one"
+	remove := " REMOVE pendingCheckpoint, pendingCheckpointSubSequenceNumber, pendingCheckpointState"
+	if cp.Timestamp.IsZero() {
+		remove += ", " + attrCheckpointTime
+	} else {
+		vals[":ts"] = n(cp.Timestamp.UnixMilli())
+		set += ", " + attrCheckpointTime + " = :ts"
+	}
+	return st.update(ctx, "checkpoint lease", key, mayCheckpoint, set+remove, vals)
 }
 
 // Finish implements lease.Store.
@@ -354,7 +361,7 @@ func (st *Store) Finish(ctx context.Context, key string, from lease.Expect, chil
 	vals := map[string]types.AttributeValue{":c": n(from.Counter), ":one": n(1), ":owner": s(from.Owner),
 		":cp": s(lease.ShardEnd), ":zero": n(0)}
 	upd := "SET checkpoint = :cp, checkpointSubSequenceNumber = :zero, ownerSwitchesSinceCheckpoint = :zero, leaseCounter = leaseCounter + :one"
-	remove := " REMOVE leaseOwner, checkpointOwner, pendingCheckpoint, pendingCheckpointSubSequenceNumber, pendingCheckpointState"
+	remove := " REMOVE leaseOwner, checkpointOwner, pendingCheckpoint, pendingCheckpointSubSequenceNumber, pendingCheckpointState, " + attrCheckpointTime
 	if len(children) > 0 {
 		vals[":children"] = &types.AttributeValueMemberSS{Value: children}
 		upd += ", childShardIds = :children"
