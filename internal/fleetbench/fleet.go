@@ -46,7 +46,7 @@ type fleet struct {
 	workers  map[string]*worker
 	seen     []uint8 // record id -> times processed (saturating)
 	produced int
-	putErrs  int
+	putErrs  int // failed PutRecords calls (their ids are sent again: a duplicate if one was stored)
 	dups     []time.Time              // when a record was processed again
 	fences   []fence                  // lease-lost events of workers the parent did not stop
 	failures []time.Time              // processor (checkpoint) failures
@@ -357,13 +357,14 @@ type window struct {
 	fences   int
 	failures int
 	exits    int
+	putErrs  int
 }
 
 func (f *fleet) openWindow() window {
 	c := f.proxy.Counts()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return window{from: time.Now(), counts: c, dups: len(f.dups), fences: len(f.fences), failures: len(f.failures), exits: len(f.exits)}
+	return window{from: time.Now(), counts: c, dups: len(f.dups), fences: len(f.fences), failures: len(f.failures), exits: len(f.exits), putErrs: f.putErrs}
 }
 
 // closeWindow fills r's duplicates, self-fences, failures and DynamoDB figures since w.
@@ -376,6 +377,7 @@ func (f *fleet) closeWindow(w window, r *Result) {
 	r.FenceEpisodes += episodes(f.fences[w.fences:])
 	r.ProcessorFailures += len(f.failures) - w.failures
 	r.Requests += c.Requests
+	r.ProducerErrors += f.putErrs - w.putErrs
 	for _, e := range f.exits[w.exits:] {
 		r.Note += e + "; "
 		r.WorkerExits++

@@ -164,6 +164,9 @@ type Result struct {
 	SelfFences, FenceEpisodes int
 	// ProcessorFailures: failed processor runs (a failed checkpoint) of running workers.
 	ProcessorFailures int
+	// ProducerErrors: failed PutRecords calls; their records were sent again, so a record that
+	// was stored by a failed call and again by its retry shows as a duplicate.
+	ProducerErrors int
 	// WorkerExits: workers that exited without being stopped (named in Note); any fails the
 	// scenario.
 	WorkerExits int
