@@ -46,7 +46,7 @@ type fleet struct {
 	workers  map[string]*worker
 	seen     []uint8 // record id -> times processed (saturating)
 	produced int
-	putErrs  int // failed PutRecords calls (their ids are sent again: a duplicate if one was stored)
+	putErrs  int                      // failed PutRecords calls (their ids are sent again: a duplicate if one was stored)
 	dups     []time.Time              // when a record was processed again
 	fences   []fence                  // lease-lost events of workers the parent did not stop
 	failures []time.Time              // processor (checkpoint) failures
