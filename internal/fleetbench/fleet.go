@@ -163,7 +163,8 @@ func (f *fleet) produce(ctx context.Context) {
 				f.mu.Lock()
 				f.putErrs++
 				f.mu.Unlock()
-				continue // the same ids again: none of them was acknowledged
+				sleepCtx(ctx, tick) // then the same ids again: none of them was acknowledged
+				continue
 			}
 			var retry []types.PutRecordsRequestEntry
 			for i, r := range out.Records {
