@@ -42,21 +42,22 @@ type fleet struct {
 	prodStop context.CancelFunc
 	prodDone chan struct{}
 
-	mu       sync.Mutex
-	workers  map[string]*worker
-	seen     []uint8 // record id -> times processed (saturating)
-	produced int
-	putErrs  int                      // failed PutRecords calls (their ids are sent again: a duplicate if one was stored)
-	dups     []time.Time              // when a record was processed again
-	fences   []fence                  // lease-lost events of workers the parent did not stop
-	failures []time.Time              // processor (checkpoint) failures
-	last     map[string]mark          // shard -> its latest batch
-	watch    map[string]*move         // shard -> a move being measured
-	stall    map[string]time.Duration // shard -> longest time without a batch while stallOn
-	stallOn  bool
-	changed  time.Time // the last change of any worker's owned set
-	exits    []string  // workers that exited without being stopped
-	closing  bool
+	mu        sync.Mutex
+	workers   map[string]*worker
+	seen      []uint8 // record id -> times processed (saturating)
+	produced  int
+	putErrs   int                      // failed PutRecords calls (their ids are sent again: a duplicate if one was stored)
+	dups      []time.Time              // when a record was processed again
+	fences    []fence                  // lease-lost events of workers the parent did not stop
+	failures  []time.Time              // processor (checkpoint) failures
+	last      map[string]mark          // shard -> its latest batch
+	watch     map[string]*move         // shard -> a move being measured
+	stall     map[string]time.Duration // shard -> longest time without a batch while stallOn
+	stallOn   bool
+	stallFrom time.Time
+	changed   time.Time // the last change of any worker's owned set
+	exits     []string  // workers that exited without being stopped
+	closing   bool
 }
 
 type shard struct{ id, hashKey string }
@@ -78,11 +79,12 @@ type move struct {
 }
 
 type worker struct {
-	id    string
-	proc  *workerproc.Proc
-	state string
-	owned map[string]time.Time // shard -> when it appeared in the owned set
-	batch map[string]time.Time // shard -> this worker's latest batch of it
+	id       string
+	proc     *workerproc.Proc
+	state    string
+	owned    map[string]time.Time // shard -> the report before the one it appeared in
+	reported time.Time            // when the latest owned set was reported
+	batch    map[string]time.Time // shard -> this worker's latest batch of it
 }
 
 // newFleet creates a stream of n shards and starts the producer at rate records per second per
@@ -240,8 +242,12 @@ func (f *fleet) event(w *worker, line string) {
 				f.seen[id]++
 			}
 		}
-		if prev, ok := f.last[ev.Shard]; ok && f.stallOn {
-			f.stall[ev.Shard] = max(f.stall[ev.Shard], now.Sub(prev.at))
+		if f.stallOn {
+			from := f.last[ev.Shard].at
+			if from.Before(f.stallFrom) {
+				from = f.stallFrom
+			}
+			f.stall[ev.Shard] = max(f.stall[ev.Shard], now.Sub(from))
 		}
 		f.last[ev.Shard] = mark{worker: w.id, at: now}
 		w.batch[ev.Shard] = now
@@ -257,15 +263,17 @@ func (f *fleet) event(w *worker, line string) {
 			f.failures = append(f.failures, now)
 		}
 	case workerproc.Owned:
+		// A shard new in this report was taken after the previous report (which lacked it), and
+		// its first batch may already have been reported: count batches from then.
 		owned := make(map[string]time.Time, len(ev.Shards))
 		for _, s := range ev.Shards {
 			if since, ok := w.owned[s]; ok {
 				owned[s] = since
 			} else {
-				owned[s] = now
+				owned[s] = w.reported
 			}
 		}
-		w.owned = owned
+		w.owned, w.reported = owned, now
 		f.changed = now
 	}
 }
@@ -288,7 +296,8 @@ func (f *fleet) signal(id string, sig syscall.Signal) time.Time {
 
 // Conditions over the fleet, called with f.mu held.
 
-// processing reports whether w processed a batch of every shard it owns since it took it.
+// processing reports whether w processed a batch of every shard it owns since it took it (since
+// the last report that did not list it).
 func (w *worker) processing() bool {
 	for s, since := range w.owned {
 		if !w.batch[s].After(since) {
@@ -319,7 +328,7 @@ func (f *fleet) balanced() bool {
 	return total == len(f.shards) && len(union) == total && hi-lo <= 1
 }
 
-// holdsAll reports whether worker id owns and processes every shard.
+// holdsAll reports whether worker id owns every shard.
 func (f *fleet) holdsAll(id string) bool {
 	w := f.workers[id]
 	return w != nil && len(w.owned) == len(f.shards)

@@ -418,7 +418,7 @@ func (c *Config) latency(ctx context.Context, st Store, name string) ([]Result, 
 			r.Note = fmt.Sprintf("not balanced in %v before the injection (%s); ", c.Deadline, f.ownedSummary())
 		}
 		f.mu.Lock()
-		f.stall, f.stallOn = map[string]time.Duration{}, true
+		f.stall, f.stallOn, f.stallFrom = map[string]time.Duration{}, true, time.Now()
 		f.mu.Unlock()
 		w := f.openWindow()
 		if r.ThrottleBurst > 0 {
