@@ -3,7 +3,9 @@ package kcl_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -194,4 +196,82 @@ func TestProcessorRetryBackoffResets(t *testing.T) {
 			t.Fatalf("wait after a run that checkpointed: %v, want <= RetryBase %v (waits %v)", w, base, waits)
 		}
 	})
+}
+
+// initCounter is a lease store that counts Init calls (table creation).
+type initCounter struct {
+	*memlease.Store
+	inits atomic.Int64
+}
+
+func (s *initCounter) Init(context.Context) error { s.inits.Add(1); return nil }
+
+// TestMissingStreamFailsFast: Run on a stream that does not exist returns ErrStreamNotFound at
+// once, names the stream, logs it, and creates no lease table. (Defect 11: failed before: Run
+// created the tables and retried shard sync forever, logging nothing by default.)
+func TestMissingStreamFailsFast(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		kc, _ := newStream(t, 1, 0)
+		store := &initCounter{Store: memlease.New()}
+		var logged strings.Builder
+		var logMu sync.Mutex
+		c, err := kcl.New(kcl.Config{StreamName: "no-such-stream", Kinesis: kc, Leases: store, WorkerID: "w",
+			Logger: slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+				logMu.Lock()
+				defer logMu.Unlock()
+				return logged.Write(p)
+			}), nil))},
+			kcl.BatchProcessor(func(context.Context, kcl.Batch) error { return nil }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- c.Run(context.Background()) }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, kcl.ErrStreamNotFound) || !strings.Contains(err.Error(), "no-such-stream") {
+				t.Fatalf("Run: %v, want ErrStreamNotFound naming the stream", err)
+			}
+		case <-time.After(time.Minute):
+			c.Shutdown(context.Background())
+			t.Fatal("Run on a missing stream did not return")
+		}
+		if n := store.inits.Load(); n != 0 {
+			t.Errorf("lease store Init called %d times for a missing stream", n)
+		}
+		logMu.Lock()
+		defer logMu.Unlock()
+		if !strings.Contains(logged.String(), "no-such-stream") {
+			t.Errorf("nothing logged about the missing stream: %q", logged.String())
+		}
+	})
+}
+
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestConfigInEffect: Config returns the defaults applied, as the exported constants say, and
+// the default logger is slog.Default().
+func TestConfigInEffect(t *testing.T) {
+	c, err := kcl.New(kcl.Config{StreamName: "s", Kinesis: &kinesis.Client{}, Leases: memlease.New()},
+		kcl.BatchProcessor(func(context.Context, kcl.Batch) error { return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := c.Config()
+	p, ok := cfg.Retrieval.(kcl.Polling)
+	if !ok || p.Limit != kcl.DefaultPollingLimit || p.Interval != kcl.DefaultPollingInterval ||
+		p.MaxRetries != kcl.DefaultPollingMaxRetries || p.RetryBase != kcl.DefaultPollingRetryBase || p.RetryMax != kcl.DefaultPollingRetryMax {
+		t.Errorf("retrieval in effect: %#v", cfg.Retrieval)
+	}
+	if cfg.ShardSyncInterval != kcl.DefaultShardSyncInterval || cfg.RetryBase != kcl.DefaultRetryBase || cfg.RetryMax != kcl.DefaultRetryMax {
+		t.Errorf("intervals in effect: %v %v %v", cfg.ShardSyncInterval, cfg.RetryBase, cfg.RetryMax)
+	}
+	if cfg.InitialPosition != kcl.Latest || cfg.AppName != "s" || cfg.WorkerID == "" || c.WorkerID() != cfg.WorkerID {
+		t.Errorf("names in effect: %v %q %q", cfg.InitialPosition, cfg.AppName, cfg.WorkerID)
+	}
+	if cfg.Logger != slog.Default() {
+		t.Errorf("default logger is not slog.Default()")
+	}
 }

@@ -35,8 +35,13 @@ import (
 //	    the next N (default 1) Creates of each key fail as throttled (prints nothing)
 //	sync
 //	    one shard sync: prints its errors, then the table
-//	checkpoint shard=s01 seq=17
-//	    a worker takes the lease, checkpoints it and releases it
+//	checkpoint shard=s01 seq=17 [ts=2026-01-01T00:00:00Z]
+//	    a worker takes the lease, checkpoints it (seq may be a sentinel, with a time) and
+//	    releases it
+//	start shard=s01 [first=SEQ[/SUB]] [fresh]
+//	    where a reader of the lease starts (startPosition): first is the first record an
+//	    earlier attempt of the same claim delivered; fresh, the attempt that recorded a LATEST
+//	    start. Prints the iterator type and position, and the resume point (prints no table)
 //	finish shard=s00
 //	    a worker reads s00 to its end: creates its children's leases, writes SHARD_END
 //	delete shard=s00
@@ -141,7 +146,13 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 		l := h.get(t, d, id)
 		l, err := h.mem.Take(ctx, id, lease.Expect{Owner: l.Owner, Counter: l.Counter}, "w")
 		if err == nil {
-			l, err = h.mem.Checkpoint(ctx, id, lease.Expect{Owner: "w", Counter: l.Counter}, lease.Checkpoint{Sequence: d.Val("seq", "")})
+			cp := lease.Checkpoint{Sequence: d.Val("seq", "")}
+			if ts := d.Val("ts", ""); ts != "" {
+				if cp.Timestamp, err = time.Parse(time.RFC3339, ts); err != nil {
+					d.Fatalf(t, "%v", err)
+				}
+			}
+			l, err = h.mem.Checkpoint(ctx, id, lease.Expect{Owner: "w", Counter: l.Counter}, cp)
 		}
 		if err == nil {
 			_, err = h.mem.Release(ctx, id, lease.Expect{Owner: "w", Counter: l.Counter})
@@ -175,6 +186,26 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 		}
 		b.WriteString(h.table(t))
 		return b.String()
+	case "start":
+		l := h.get(t, d, d.Val("shard", ""))
+		var first lease.Checkpoint
+		if f := d.Val("first", ""); f != "" {
+			seq, sub, _ := strings.Cut(f, "/")
+			first.Sequence = seq
+			first.SubSequence, _ = strconv.ParseInt(sub, 10, 64)
+		}
+		pos, after := startPosition(l.Checkpoint, h.c.cfg.InitialPosition, first, d.Has("fresh"))
+		out := string(pos.typ)
+		if pos.seq != "" {
+			out += " " + pos.seq
+		}
+		if pos.ts != nil {
+			out += " " + pos.ts.UTC().Format(time.RFC3339)
+		}
+		if after.Sequence != "" {
+			out += ", dropping records up to " + after.String()
+		}
+		return out + "\n"
 	case "delete":
 		if err := h.mem.Delete(ctx, d.Val("shard", "")); err != nil {
 			d.Fatalf(t, "%v", err)

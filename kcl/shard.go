@@ -208,26 +208,51 @@ func (s *Shard) progressed() bool {
 	return s.progress
 }
 
-// startPosition turns a lease checkpoint into a reader position and a decoder resume point.
-func startPosition(cp lease.Checkpoint, initial InitialPosition) (position, lease.Checkpoint) {
+// startPosition turns a lease checkpoint into a reader position and a decoder resume point
+// (records at or before it are dropped). first, when set, is the first record an earlier attempt
+// of the same claim delivered: at a starting sentinel the reader resumes AT it. fresh says this
+// is the attempt that recorded a LATEST lease's start: it reads at LATEST itself.
+func startPosition(cp lease.Checkpoint, initial InitialPosition, first lease.Checkpoint, fresh bool) (position, lease.Checkpoint) {
+	if started(cp) {
+		// AT the checkpointed record, dropping sub-records up to the checkpointed one: resumes
+		// correctly in the middle of an aggregate.
+		return position{typ: types.ShardIteratorTypeAtSequenceNumber, seq: cp.Sequence}, cp
+	}
+	if first.Sequence != "" {
+		// AT the first record delivered, dropping the sub-records before it.
+		before := lease.Checkpoint{}
+		if first.SubSequence > 0 {
+			before = lease.Checkpoint{Sequence: first.Sequence, SubSequence: first.SubSequence - 1}
+		}
+		return position{typ: types.ShardIteratorTypeAtSequenceNumber, seq: first.Sequence}, before
+	}
+	at := func(ts time.Time) (position, lease.Checkpoint) {
+		return position{typ: types.ShardIteratorTypeAtTimestamp, ts: &ts}, lease.Checkpoint{}
+	}
 	switch cp.Sequence {
-	case lease.TrimHorizon, "":
-		return position{typ: types.ShardIteratorTypeTrimHorizon}, lease.Checkpoint{}
 	case lease.Latest:
-		return position{typ: types.ShardIteratorTypeLatest}, lease.Checkpoint{}
+		if fresh || cp.Timestamp.IsZero() {
+			return position{typ: types.ShardIteratorTypeLatest}, lease.Checkpoint{}
+		}
+		return at(cp.Timestamp)
 	case lease.AtTimestamp:
-		if initial.sentinel == lease.AtTimestamp {
-			ts := initial.ts
-			return position{typ: types.ShardIteratorTypeAtTimestamp, ts: &ts}, lease.Checkpoint{}
+		switch {
+		case !cp.Timestamp.IsZero():
+			return at(cp.Timestamp)
+		case initial.sentinel == lease.AtTimestamp:
+			return at(initial.ts)
 		}
 		// Written by another application configuration: without its timestamp, reading from the
 		// oldest record loses nothing.
-		return position{typ: types.ShardIteratorTypeTrimHorizon}, lease.Checkpoint{}
 	}
-	after := cp
-	// AT the checkpointed record, dropping sub-records up to the checkpointed one: resumes
-	// correctly in the middle of an aggregate.
-	return position{typ: types.ShardIteratorTypeAtSequenceNumber, seq: cp.Sequence}, after
+	return position{typ: types.ShardIteratorTypeTrimHorizon}, lease.Checkpoint{}
+}
+
+// firstDelivered returns the first record Next delivered (Sequence "" if none).
+func (s *Shard) firstDelivered() lease.Checkpoint {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.first
 }
 
 // prefetch runs f in a goroutine that keeps at most one page ready ahead of the processor. It

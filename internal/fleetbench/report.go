@@ -65,6 +65,12 @@ func (r Result) Measured() string {
 	var parts []string
 	secs := func(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
 	switch r.Scenario {
+	case ScenarioCapacity:
+		s := fmt.Sprintf("%.0f conditional UpdateItems/s; p50 %d ms, p99 %d ms", r.RequestsPerSecond, r.LatencyP50.Milliseconds(), r.LatencyP99.Milliseconds())
+		if r.Note != "" {
+			s += " (" + r.Note + ")"
+		}
+		return s
 	case ScenarioStart, ScenarioJoin:
 		if r.Reached {
 			parts = append(parts, secs(r.Took))
@@ -87,6 +93,9 @@ func (r Result) Measured() string {
 	}
 	parts = append(parts, fences, fmt.Sprintf("%d duplicates", r.Duplicates),
 		fmt.Sprintf("%d lost of %d", r.Lost, r.Produced))
+	if r.ProducerErrors > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed PutRecords calls", r.ProducerErrors))
+	}
 	if r.ProcessorFailures > 0 {
 		parts = append(parts, fmt.Sprintf("%d failed checkpoints", r.ProcessorFailures))
 	}
@@ -106,6 +115,8 @@ func WriteTable(w io.Writer, results []Result) {
 	for _, r := range results {
 		name := r.Scenario
 		switch r.Scenario {
+		case ScenarioCapacity:
+			name = fmt.Sprintf("the store alone: %d callers writing checkpoints to 100 items, 5 s", capacityCallers)
 		case ScenarioStart:
 			name = fmt.Sprintf("one worker starts alone, %d shards", r.Shards)
 		case ScenarioJoin:
@@ -115,10 +126,11 @@ func WriteTable(w io.Writer, results []Result) {
 		case ScenarioSIGKILL:
 			name = fmt.Sprintf("SIGKILL one of two workers, %d shards", r.Shards)
 		case ScenarioLatency:
-			name = fmt.Sprintf("lease-store latency p99 %v injected, two workers, %d shards", r.Injected, r.Shards)
+			on := map[string]string{"all": "lease store", "leases": "lease table", "workers": "worker table"}[r.InjectedOn]
+			name = fmt.Sprintf("%s latency p99 %v injected, two workers, %d shards", on, r.Injected, r.Shards)
 			switch {
 			case r.ThrottleBurst > 0:
-				name = fmt.Sprintf("lease store throttled (every request) for %v every %v, two workers, %d shards", r.ThrottleBurst, r.ThrottleEvery, r.Shards)
+				name = fmt.Sprintf("%s throttled (every request) for %v every %v, two workers, %d shards", on, r.ThrottleBurst, r.ThrottleEvery, r.Shards)
 			case r.Injected == 0:
 				name = fmt.Sprintf("no latency injected (baseline of the above), two workers, %d shards", r.Shards)
 			}
