@@ -12,6 +12,23 @@ import (
 	"github.com/shoal-go/shoal/lease"
 )
 
+// Defaults: the values zero fields of Config, Polling and FanOut take.
+const (
+	DefaultShardSyncInterval = 30 * time.Second // Config.ShardSyncInterval
+	DefaultRetryBase         = time.Second      // Config.RetryBase: processor retries
+	DefaultRetryMax          = 30 * time.Second // Config.RetryMax
+
+	DefaultPollingLimit      = 10000                  // Polling.Limit: records per GetRecords
+	DefaultPollingInterval   = 250 * time.Millisecond // Polling.Interval
+	DefaultPollingMaxRetries = 10                     // Polling.MaxRetries
+	DefaultPollingRetryBase  = 100 * time.Millisecond // Polling.RetryBase
+	DefaultPollingRetryMax   = 5 * time.Second        // Polling.RetryMax
+
+	DefaultFanOutRetryBase  = 200 * time.Millisecond // FanOut.RetryBase
+	DefaultFanOutRetryMax   = 5 * time.Second        // FanOut.RetryMax
+	DefaultFanOutMaxRetries = 10                     // FanOut.MaxRetries
+)
+
 // Config configures a Consumer. Zero fields take the defaults shown; New validates the Config,
 // reports every problem at once and never modifies the caller's struct.
 type Config struct {
@@ -49,7 +66,9 @@ type Config struct {
 	RetryBase, RetryMax time.Duration
 	// Hooks are optional callbacks for metrics.
 	Hooks Hooks
-	// Logger receives consumer events with keys shard, worker, stream. Default: discard.
+	// Logger receives consumer events with keys shard, worker, stream: start, shutdown and lease
+	// changes at Info, failures that are retried at Warn. Default: slog.Default(). To discard,
+	// pass slog.New(slog.DiscardHandler).
 	Logger *slog.Logger
 }
 
@@ -102,20 +121,20 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	if c.ShardSyncInterval == 0 {
-		c.ShardSyncInterval = 30 * time.Second
+		c.ShardSyncInterval = DefaultShardSyncInterval
 	}
 	if c.RetryBase == 0 {
-		c.RetryBase = time.Second
+		c.RetryBase = DefaultRetryBase
 	}
 	if c.RetryMax == 0 {
-		c.RetryMax = 30 * time.Second
+		c.RetryMax = DefaultRetryMax
 	}
 	if c.ShardSyncInterval < 0 || c.RetryBase < 0 || c.RetryMax < c.RetryBase {
 		errs = append(errs, fmt.Errorf("kcl: ShardSyncInterval %v, RetryBase %v, RetryMax %v: want positive durations and base <= max",
 			c.ShardSyncInterval, c.RetryBase, c.RetryMax))
 	}
 	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
+		c.Logger = slog.Default()
 	}
 	return c, errors.Join(errs...)
 }
@@ -156,19 +175,19 @@ func (Polling) retrieval() {}
 
 func (p Polling) withDefaults() Polling {
 	if p.Limit == 0 {
-		p.Limit = 10000
+		p.Limit = DefaultPollingLimit
 	}
 	if p.Interval == 0 {
-		p.Interval = 250 * time.Millisecond
+		p.Interval = DefaultPollingInterval
 	}
 	if p.MaxRetries == 0 {
-		p.MaxRetries = 10
+		p.MaxRetries = DefaultPollingMaxRetries
 	}
 	if p.RetryBase == 0 {
-		p.RetryBase = 100 * time.Millisecond
+		p.RetryBase = DefaultPollingRetryBase
 	}
 	if p.RetryMax == 0 {
-		p.RetryMax = 5 * time.Second
+		p.RetryMax = DefaultPollingRetryMax
 	}
 	return p
 }

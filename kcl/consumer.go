@@ -52,12 +52,16 @@ func BatchProcessor(fn func(ctx context.Context, b Batch) error) Processor {
 // Consumer runs a Processor for every shard this worker owns. Create it with New, run it with
 // Run; Shutdown stops it gracefully. Its methods are safe for concurrent use.
 type Consumer struct {
-	cfg  Config
-	proc Processor
-	co   *lease.Coordinator
+	cfgMu sync.Mutex // guards cfg.Retrieval, set by Run after consumer registration
+	cfg   Config
+	proc  Processor
+	co    *lease.Coordinator
 
-	shards sync.WaitGroup // one goroutine per claim
-	runCtx atomic.Pointer[context.Context]
+	shards  sync.WaitGroup // one goroutine per claim
+	started atomic.Bool    // Run was called
+	stopped atomic.Bool    // Shutdown was called
+	done    chan struct{}  // closed when Run has returned
+	syncNow chan struct{}  // wakes the shard-sync loop
 
 	mu    sync.Mutex // guards below
 	stats Stats
@@ -96,7 +100,8 @@ func New(cfg Config, p Processor) (*Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Consumer{cfg: cfg, proc: p, owned: map[string]*ShardStats{}}
+	c := &Consumer{cfg: cfg, proc: p, owned: map[string]*ShardStats{},
+		done: make(chan struct{}), syncNow: make(chan struct{}, 1)}
 	t := cfg.Lease
 	co, err := lease.New(lease.Config{
 		Store: cfg.Leases, WorkerID: cfg.WorkerID, Acquired: c.acquired,
@@ -129,22 +134,51 @@ func New(cfg Config, p Processor) (*Consumer, error) {
 // WorkerID returns this worker's id in the lease table.
 func (c *Consumer) WorkerID() string { return c.cfg.WorkerID }
 
+// ErrStreamNotFound: the stream does not exist (Kinesis answered ResourceNotFoundException when
+// Run started). Run returns it before creating lease tables.
+var ErrStreamNotFound = errors.New("kcl: stream not found")
+
+// Config returns the configuration in effect: the Config given to New with every default
+// applied (for FanOut without ConsumerARN, the ARN once Run has registered the consumer).
+func (c *Consumer) Config() Config {
+	c.cfgMu.Lock()
+	defer c.cfgMu.Unlock()
+	return c.cfg
+}
+
+// ErrRunning: Run was called on a Consumer that is running or has run.
+var ErrRunning = errors.New("kcl: Run called twice")
+
 // Run runs the consumer until ctx is cancelled (a hard stop: processors see their context
 // cancelled with ErrShutdown, nothing is released, and other workers take the shards after the
 // lease duration) or Shutdown completes. It returns nil after Shutdown, else ctx's cause or the
 // error that stopped it. Every goroutine it starts has ended when it returns. Run may be called
-// once.
+// once; later calls return ErrRunning at once.
 func (c *Consumer) Run(ctx context.Context) error {
+	if !c.started.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer close(c.done)
+	if c.stopped.Load() {
+		return nil
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	c.runCtx.Store(&ctx)
+	log := c.cfg.Logger.With("worker", c.cfg.WorkerID, "stream", c.streamLabel())
+	// Fail fast on a stream that does not exist, before creating anything for it.
+	if err := c.checkStream(ctx); err != nil {
+		log.Error("consumer not started", "err", err)
+		return err
+	}
 	if fo, ok := c.cfg.Retrieval.(FanOut); ok && fo.ConsumerARN == "" {
 		arn, err := registerConsumer(ctx, c.cfg.Kinesis.(FanOutAPI), c.cfg.StreamName, c.cfg.StreamARN, fo.ConsumerName)
 		if err != nil {
 			return fmt.Errorf("kcl: %w", err)
 		}
 		fo.ConsumerARN = arn
+		c.cfgMu.Lock()
 		c.cfg.Retrieval = fo
+		c.cfgMu.Unlock()
 	}
 	// Create the lease tables before the first shard sync reads them (the coordinator's Run does
 	// the same; Init is idempotent).
@@ -153,6 +187,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 			return fmt.Errorf("kcl: init lease store: %w", err)
 		}
 	}
+	log.Info("consumer starting", "initial_position", c.cfg.InitialPosition.String(),
+		"retrieval", fmt.Sprintf("%T", c.cfg.Retrieval))
 	var bg sync.WaitGroup
 	syncCtx, stopSync := context.WithCancel(ctx)
 	bg.Go(func() { c.syncLoop(syncCtx) })
@@ -160,15 +196,48 @@ func (c *Consumer) Run(ctx context.Context) error {
 	stopSync()
 	bg.Wait()
 	c.shards.Wait()
+	log.Info("consumer stopped", "err", err)
 	return err
+}
+
+// checkStream returns ErrStreamNotFound if Kinesis says the stream does not exist. Other errors
+// are left to shard sync, which retries them.
+func (c *Consumer) checkStream(ctx context.Context) error {
+	in := &kinesis.ListShardsInput{MaxResults: aws.Int32(1)}
+	if c.cfg.StreamARN != "" {
+		in.StreamARN = aws.String(c.cfg.StreamARN)
+	} else {
+		in.StreamName = aws.String(c.cfg.StreamName)
+	}
+	_, err := c.cfg.Kinesis.ListShards(ctx, in)
+	var nf *types.ResourceNotFoundException
+	if errors.As(err, &nf) || errorCode(err) == "ResourceNotFoundException" {
+		return fmt.Errorf("%w: %s: %v", ErrStreamNotFound, c.streamLabel(), err)
+	}
+	return nil
 }
 
 // Shutdown stops the consumer gracefully: each processor sees Next return false with
 // ErrStopping, checkpoints and returns, and its lease is released so another worker continues
 // from that checkpoint at once. It blocks until Run has returned or ctx ends (then the remaining
-// shards are stopped hard and their leases expire normally).
+// shards are stopped hard and their leases expire normally, and Shutdown returns ctx's error
+// without waiting for processors that ignore their context). Called before Run, it makes Run
+// return nil at once. It may be called more than once.
 func (c *Consumer) Shutdown(ctx context.Context) error {
-	return c.co.Shutdown(ctx)
+	c.stopped.Store(true)
+	if c.started.Load() {
+		c.cfg.Logger.Info("consumer shutting down", "worker", c.cfg.WorkerID, "stream", c.streamLabel())
+	}
+	err := c.co.Shutdown(ctx)
+	if !c.started.Load() {
+		return err
+	}
+	select {
+	case <-c.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Stats returns a snapshot of the consumer's counters. It does not block on I/O.
@@ -234,11 +303,23 @@ func (c *Consumer) runShard(cl *lease.Claim) {
 		}
 	}
 	bo := backoff{base: c.cfg.RetryBase, max: c.cfg.RetryMax}
+	var first lease.Checkpoint // the first record delivered in this claim: where a retry resumes
+	fresh := false             // this claim wrote the LATEST lease's start time
 	for attempt := 1; ; attempt++ {
-		s, stopRead := c.openShard(cl, keep)
-		err := c.proc.ProcessShard(cl.Context(), s)
-		s.report()
-		stopRead()
+		var err error
+		var s *Shard
+		if fresh, err = c.durableStart(cl, fresh); err == nil {
+			var stopRead func()
+			s, stopRead = c.openShard(cl, keep, first, fresh && attempt == 1)
+			err = c.proc.ProcessShard(cl.Context(), s)
+			s.report()
+			stopRead()
+			if first.Sequence == "" {
+				first = s.firstDelivered()
+			}
+		} else {
+			s = &Shard{} // nothing was read
+		}
 		switch {
 		case s.ended && err == nil:
 			c.finishShard(cl, s.end, log)
@@ -251,6 +332,9 @@ func (c *Consumer) runShard(cl *lease.Claim) {
 			return
 		case err == nil:
 			err = fmt.Errorf("processor returned nil before the end of the shard (Err: %v)", s.Err())
+		}
+		if s.progressed() {
+			bo.reset() // the failure follows progress: start the backoff over
 		}
 		wait := bo.next()
 		c.count(func(st *Stats) { st.ProcessorErrors++ })
@@ -282,12 +366,41 @@ func isStopping(cl *lease.Claim) bool {
 	}
 }
 
-// openShard starts a reader at the claim's checkpoint and returns the Shard the processor sees
-// and a function that stops the reader and waits for it.
-func (c *Consumer) openShard(cl *lease.Claim, keep *aggregate.HashRange) (*Shard, func()) {
+// LatestStartSkew is subtracted from this worker's clock when it records where a LATEST lease
+// starts (see durableStart): it covers clock skew between the worker and Kinesis's arrival
+// timestamps. A later owner of the lease may therefore also see records that arrived up to this
+// long before the lease's first owner started; it never misses one that arrived after.
+const LatestStartSkew = 5 * time.Second
+
+// durableStart makes a LATEST lease's start durable before its first iterator opens: if the
+// lease still holds LATEST without a start time, it writes (fenced, like any checkpoint)
+// LATEST with the time, minus LatestStartSkew. Every later reader of the lease, this worker's
+// retries and any later owner, starts AT_TIMESTAMP there instead of at a new LATEST, so no owner
+// change or retry before the first checkpoint skips a record. (A Java KCL reading the table
+// sees LATEST and ignores the time.) It returns whether this call or an earlier one of the same
+// claim wrote it.
+func (c *Consumer) durableStart(cl *lease.Claim, wrote bool) (bool, error) {
+	cp := cl.Lease().Checkpoint
+	if cp.Sequence != lease.Latest || !cp.Timestamp.IsZero() {
+		return wrote, nil
+	}
+	ctx, cancel := context.WithTimeout(cl.Context(), time.Minute)
+	defer cancel()
+	ts := time.UnixMilli(time.Now().Add(-LatestStartSkew).UnixMilli()).UTC()
+	if err := cl.Checkpoint(ctx, lease.Checkpoint{Sequence: lease.Latest, Timestamp: ts}); err != nil {
+		return false, fmt.Errorf("record where the LATEST lease starts: %w", err)
+	}
+	return true, nil
+}
+
+// openShard starts a reader and returns the Shard the processor sees and a function that stops
+// the reader and waits for it. The reader starts after the claim's checkpoint; at a starting
+// sentinel, AT first (the first record an earlier attempt of this claim delivered) if known,
+// else at the lease's recorded start (LATEST itself only on the attempt that recorded it).
+func (c *Consumer) openShard(cl *lease.Claim, keep *aggregate.HashRange, first lease.Checkpoint, fresh bool) (*Shard, func()) {
 	id := cl.Key()
 	l := cl.Lease()
-	pos, after := startPosition(l.Checkpoint, c.cfg.InitialPosition)
+	pos, after := startPosition(l.Checkpoint, c.cfg.InitialPosition, first, fresh)
 	onRetry := func(err error, throttled bool, wait time.Duration) {
 		c.count(func(st *Stats) { st.Throttles++ })
 		if h := c.cfg.Hooks.Throttled; h != nil {
@@ -350,7 +463,7 @@ func (c *Consumer) finishShard(cl *lease.Claim, end page, log interface {
 	defer cancel()
 	children, err := c.children(ctx, id, end.children)
 	if err == nil {
-		err = c.createChildLeases(ctx, children)
+		err = c.createChildLeases(ctx, id, children)
 	}
 	if err != nil {
 		log.Warn("shard ended but its children could not be recorded; releasing it", "err", err)
@@ -414,21 +527,58 @@ func (c *Consumer) children(ctx context.Context, id string, fromRead []types.Chi
 	}
 }
 
-func (c *Consumer) createChildLeases(ctx context.Context, children []shardInfo) error {
+// createChildLeases creates the leases of parent's children (at TRIM_HORIZON, or AT_TIMESTAMP
+// for AtTimestamp). A merge child whose other parent has no lease is held back: it would look
+// startable (a parent missing from the table counts as finished) and that parent would be
+// skipped. Shard sync, woken now, creates the missing parent first and the child after it.
+func (c *Consumer) createChildLeases(ctx context.Context, parent string, children []shardInfo) error {
 	cp := lease.TrimHorizon
 	if c.cfg.InitialPosition.sentinel == lease.AtTimestamp {
 		cp = lease.AtTimestamp
 	}
+	held := false
 	for _, ch := range children {
+		missing := ""
+		for _, p := range ch.parents {
+			if p == parent {
+				continue
+			}
+			if _, err := c.cfg.Leases.Get(ctx, p); errors.Is(err, lease.ErrNotFound) {
+				missing = p
+			} else if err != nil {
+				return fmt.Errorf("create lease %s: read parent %s: %w", ch.id, p, err)
+			}
+		}
+		if missing != "" {
+			c.cfg.Logger.Info("child lease held back until its other parent has a lease", "shard", ch.id,
+				"parent", missing, "worker", c.cfg.WorkerID, "stream", c.streamLabel())
+			held = true
+			continue
+		}
 		if err := c.createLease(ctx, newLease{shard: ch, checkpoint: cp}); err != nil {
 			return err
 		}
 	}
+	if held {
+		c.syncSoon()
+	}
 	return nil
 }
 
+// syncSoon asks the shard-sync loop to run now. It does not block.
+func (c *Consumer) syncSoon() {
+	select {
+	case c.syncNow <- struct{}{}:
+	default:
+	}
+}
+
 func (c *Consumer) createLease(ctx context.Context, nl newLease) error {
-	err := c.cfg.Leases.Create(ctx, lease.Lease{Key: nl.shard.id, Checkpoint: lease.Checkpoint{Sequence: nl.checkpoint},
+	cp := lease.Checkpoint{Sequence: nl.checkpoint}
+	if nl.checkpoint == lease.AtTimestamp {
+		cp.Timestamp = c.cfg.InitialPosition.ts // so any configuration reading the lease starts there
+	}
+	err := c.cfg.Leases.Create(ctx, lease.Lease{Key: nl.shard.id, Checkpoint: cp,
 		ParentShardIDs: nl.shard.parents, StartingHashKey: nl.shard.startHash, EndingHashKey: nl.shard.endHash})
 	if err != nil && !errors.Is(err, lease.ErrExists) {
 		return fmt.Errorf("create lease %s: %w", nl.shard.id, err)

@@ -21,8 +21,13 @@
 //     records of one partition key stay in order across a reshard.
 //   - Fencing: a checkpoint succeeds only while this worker owns the shard; a worker that lost
 //     it sees the shard's context cancelled with ErrLeaseLost at once, and its checkpoints fail.
-//   - A processor that returns an error runs again from the last checkpoint after a backoff; no
-//     record is skipped.
+//   - A processor that returns an error runs again from the last checkpoint after a backoff (or,
+//     before the first checkpoint, at the first record the failed run was given); no record is
+//     skipped.
+//   - No owner change skips a record, also before a shard's first checkpoint at Latest: the first
+//     claim of a LATEST lease records, fenced, the time it starts (minus LatestStartSkew for
+//     clock skew), and every later owner reads from that time instead of from a new LATEST. It
+//     may repeat records that arrived up to LatestStartSkew before the first start.
 //   - KPL aggregates are de-aggregated; sub-records carry sub-sequence numbers, and a checkpoint
 //     in the middle of an aggregate resumes at the next sub-record. A corrupt aggregate is
 //     delivered whole with Record.DecodeErr set, never dropped.
@@ -30,8 +35,4 @@
 // Retrieval is by polling (GetRecords, the default) or enhanced fan-out (FanOut). Throttling is
 // retried with exponential backoff and jitter; expired iterators are renewed from the last
 // record read.
-//
-// Known limitation: a shard whose lease still holds the LATEST sentinel (nothing checkpointed
-// yet) restarts at LATEST on its next owner, as with the Java KCL; records written to it during
-// that handoff are skipped. Start at TrimHorizon or AtTimestamp when that matters.
 package kcl

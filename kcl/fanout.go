@@ -35,13 +35,13 @@ func (f FanOut) withDefaults(app string) FanOut {
 		f.ConsumerName = app
 	}
 	if f.RetryBase == 0 {
-		f.RetryBase = 200 * time.Millisecond
+		f.RetryBase = DefaultFanOutRetryBase
 	}
 	if f.RetryMax == 0 {
-		f.RetryMax = 5 * time.Second
+		f.RetryMax = DefaultFanOutRetryMax
 	}
 	if f.MaxRetries == 0 {
-		f.MaxRetries = 10
+		f.MaxRetries = DefaultFanOutMaxRetries
 	}
 	return f
 }

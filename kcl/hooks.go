@@ -24,6 +24,7 @@ type Hooks struct {
 	// CorruptRecord: a record that looked like a KPL aggregate could not be decoded; it is
 	// delivered whole with Record.DecodeErr set.
 	CorruptRecord func(shard string, r Record)
-	// ShardEnded: shard was read to its end and its children's leases exist.
+	// ShardEnded: shard was read to its end and its children's leases exist (a merge child whose
+	// other parent has no lease yet is created by shard sync right after that parent).
 	ShardEnded func(shard string, children []string)
 }

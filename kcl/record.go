@@ -1,13 +1,13 @@
 package kcl
 
 import (
-	"math/big"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/shoal-go/shoal/aggregate"
+	"github.com/shoal-go/shoal/lease"
 )
 
 // Record is one user record. Records from KPL aggregates are de-aggregated: each carries its own
@@ -46,42 +46,6 @@ func (b Batch) Last() Record {
 	return b.Records[len(b.Records)-1]
 }
 
-// seqPos is a (sequence number, sub-sequence number) position, compared as big integers.
-type seqPos struct {
-	seq *big.Int
-	sub int64
-}
-
-func parseSeqPos(seq string, sub int64) (seqPos, bool) {
-	n, ok := new(big.Int).SetString(seq, 10)
-	if !ok || n.Sign() < 0 {
-		return seqPos{}, false
-	}
-	return seqPos{seq: n, sub: sub}, true
-}
-
-// cmp orders positions; a zero seqPos (no position) is before everything.
-func (p seqPos) cmp(o seqPos) int {
-	switch {
-	case p.seq == nil && o.seq == nil:
-		return 0
-	case p.seq == nil:
-		return -1
-	case o.seq == nil:
-		return 1
-	}
-	if c := p.seq.Cmp(o.seq); c != 0 {
-		return c
-	}
-	switch {
-	case p.sub < o.sub:
-		return -1
-	case p.sub > o.sub:
-		return 1
-	}
-	return 0
-}
-
 // mayBeAggregate reports whether data starts with the KPL magic and is long enough to be an
 // aggregate (magic + MD5 trailer); anything else is certainly a plain record.
 func mayBeAggregate(data []byte) bool {
@@ -91,7 +55,7 @@ func mayBeAggregate(data []byte) bool {
 // decoder turns Kinesis records into user records.
 type decoder struct {
 	keep    *aggregate.HashRange // nil: no hash-range filter
-	after   seqPos               // drop records at or before this position (resume inside an aggregate)
+	after   lease.Checkpoint     // drop records at or before this position (resume inside an aggregate); Sequence "" = none
 	corrupt func(r Record)
 	dropped func(n int)
 	scratch []aggregate.UserRecord
@@ -105,7 +69,7 @@ func (d *decoder) decode(dst []Record, recs []types.Record) []Record {
 		if kr.ApproximateArrivalTimestamp != nil {
 			ts = *kr.ApproximateArrivalTimestamp
 		}
-		if !mayBeAggregate(kr.Data) && d.after.seq == nil {
+		if !mayBeAggregate(kr.Data) && d.after.Sequence == "" {
 			// The common case, a plain record: no de-aggregation work at all.
 			dst = append(dst, Record{Data: kr.Data, PartitionKey: aws.ToString(kr.PartitionKey),
 				SequenceNumber: seq, ApproximateArrivalTimestamp: ts})
@@ -113,19 +77,12 @@ func (d *decoder) decode(dst []Record, recs []types.Record) []Record {
 		}
 		var out aggregate.Outcome
 		d.scratch, out = aggregate.Deaggregate(d.scratch[:0], aws.ToString(kr.PartitionKey), kr.Data, d.keep)
-		var seqNum seqPos
-		if d.after.seq != nil {
-			seqNum, _ = parseSeqPos(seq, 0)
-		}
 		for _, ur := range d.scratch {
 			r := Record{Data: ur.Data, PartitionKey: ur.PartitionKey, ExplicitHashKey: ur.ExplicitHashKey,
 				SequenceNumber: seq, SubSequenceNumber: int64(ur.SubSequenceNumber),
 				ApproximateArrivalTimestamp: ts, Aggregated: out.Aggregated, DecodeErr: out.Err}
-			if d.after.seq != nil && seqNum.seq != nil {
-				seqNum.sub = r.SubSequenceNumber
-				if seqNum.cmp(d.after) <= 0 {
-					continue
-				}
+			if d.after.Sequence != "" && (lease.Checkpoint{Sequence: seq, SubSequence: r.SubSequenceNumber}).Compare(d.after) <= 0 {
+				continue
 			}
 			dst = append(dst, r)
 			if out.Err != nil && d.corrupt != nil {
@@ -137,7 +94,7 @@ func (d *decoder) decode(dst []Record, recs []types.Record) []Record {
 		}
 	}
 	if len(dst) > 0 {
-		d.after = seqPos{} // everything later is new; stop comparing
+		d.after = lease.Checkpoint{} // everything later is new; stop comparing
 	}
 	return dst
 }

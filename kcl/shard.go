@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -32,8 +33,8 @@ type fetcher interface {
 }
 
 // Shard is one owned shard as its processor sees it: an iterator over batches, and
-// checkpoints. Next, Batch, Err and Checkpoint are for the processor's goroutine; Checkpoint is
-// also safe to call from other goroutines of the processor.
+// checkpoints. Next, Batch and Err are for the processor's goroutine; Checkpoint is also safe to
+// call from other goroutines of the processor, also while Next runs.
 type Shard struct {
 	id      string
 	claim   *lease.Claim
@@ -50,8 +51,12 @@ type Shard struct {
 	buf     []Record // reused for each batch's records
 	last    time.Time
 	bytes   int
-	lastCP  seqPos // last checkpoint this processor wrote or resumed from
-	ahead   seqPos // last record delivered
+
+	mu       sync.Mutex       // guards the fields below: Checkpoint may run on other goroutines
+	lastCP   lease.Checkpoint // last checkpoint this processor wrote or resumed from
+	ahead    lease.Checkpoint // last record delivered (Sequence "" before the first)
+	first    lease.Checkpoint // first record delivered (Sequence "" before the first)
+	progress bool             // a checkpoint was written through this Shard
 }
 
 type pageResult struct {
@@ -123,7 +128,12 @@ func (s *Shard) Next(ctx context.Context) bool {
 		}
 		s.batch = Batch{ShardID: s.id, Records: recs, MillisBehindLatest: res.pg.millisBehind}
 		last := recs[len(recs)-1]
-		s.ahead, _ = parseSeqPos(last.SequenceNumber, last.SubSequenceNumber)
+		s.mu.Lock()
+		if s.first.Sequence == "" {
+			s.first = lease.Checkpoint{Sequence: recs[0].SequenceNumber, SubSequence: recs[0].SubSequenceNumber}
+		}
+		s.ahead = lease.Checkpoint{Sequence: last.SequenceNumber, SubSequence: last.SubSequenceNumber}
+		s.mu.Unlock()
 		s.bytes = 0
 		for _, r := range recs {
 			s.bytes += len(r.Data)
@@ -162,48 +172,87 @@ func (s *Shard) Err() error {
 // backwards (lease.ErrBackwards) or beyond the last record delivered (ErrCheckpointAhead). It
 // blocks until the lease table answers.
 func (s *Shard) Checkpoint(ctx context.Context, r Record) error {
-	pos, ok := parseSeqPos(r.SequenceNumber, r.SubSequenceNumber)
-	if !ok {
+	pos := lease.Checkpoint{Sequence: r.SequenceNumber, SubSequence: r.SubSequenceNumber}
+	if !pos.Valid() || pos.IsSentinel() {
 		return fmt.Errorf("checkpoint %s: invalid sequence number %q", s.id, r.SequenceNumber)
 	}
-	if pos.cmp(s.ahead) > 0 {
+	s.mu.Lock()
+	ahead, last := s.ahead, s.lastCP
+	s.mu.Unlock()
+	if ahead.Sequence == "" || pos.Compare(ahead) > 0 {
 		return fmt.Errorf("checkpoint %s at %s/%d: %w", s.id, r.SequenceNumber, r.SubSequenceNumber, ErrCheckpointAhead)
 	}
-	if pos.cmp(s.lastCP) == 0 {
+	if last.Sequence != "" && pos.Compare(last) == 0 {
 		return nil // nothing new
 	}
 	start := time.Now()
-	err := s.claim.Checkpoint(ctx, lease.Checkpoint{Sequence: r.SequenceNumber, SubSequence: r.SubSequenceNumber})
-	if err != nil {
+	if err := s.claim.Checkpoint(ctx, pos); err != nil {
 		return err
 	}
-	s.lastCP = pos
+	s.mu.Lock()
+	if last := s.lastCP; last.Sequence == "" || pos.Compare(last) > 0 {
+		s.lastCP = pos
+	}
+	s.progress = true
+	s.mu.Unlock()
 	if h := s.hooks.Checkpointed; h != nil {
 		h(s.id, time.Since(start))
 	}
 	return nil
 }
 
-// startPosition turns a lease checkpoint into a reader position and a decoder resume point.
-func startPosition(cp lease.Checkpoint, initial InitialPosition) (position, seqPos) {
+// progressed reports whether a checkpoint was written through s.
+func (s *Shard) progressed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.progress
+}
+
+// startPosition turns a lease checkpoint into a reader position and a decoder resume point
+// (records at or before it are dropped). first, when set, is the first record an earlier attempt
+// of the same claim delivered: at a starting sentinel the reader resumes AT it. fresh says this
+// is the attempt that recorded a LATEST lease's start: it reads at LATEST itself.
+func startPosition(cp lease.Checkpoint, initial InitialPosition, first lease.Checkpoint, fresh bool) (position, lease.Checkpoint) {
+	if started(cp) {
+		// AT the checkpointed record, dropping sub-records up to the checkpointed one: resumes
+		// correctly in the middle of an aggregate.
+		return position{typ: types.ShardIteratorTypeAtSequenceNumber, seq: cp.Sequence}, cp
+	}
+	if first.Sequence != "" {
+		// AT the first record delivered, dropping the sub-records before it.
+		before := lease.Checkpoint{}
+		if first.SubSequence > 0 {
+			before = lease.Checkpoint{Sequence: first.Sequence, SubSequence: first.SubSequence - 1}
+		}
+		return position{typ: types.ShardIteratorTypeAtSequenceNumber, seq: first.Sequence}, before
+	}
+	at := func(ts time.Time) (position, lease.Checkpoint) {
+		return position{typ: types.ShardIteratorTypeAtTimestamp, ts: &ts}, lease.Checkpoint{}
+	}
 	switch cp.Sequence {
-	case lease.TrimHorizon, "":
-		return position{typ: types.ShardIteratorTypeTrimHorizon}, seqPos{}
 	case lease.Latest:
-		return position{typ: types.ShardIteratorTypeLatest}, seqPos{}
+		if fresh || cp.Timestamp.IsZero() {
+			return position{typ: types.ShardIteratorTypeLatest}, lease.Checkpoint{}
+		}
+		return at(cp.Timestamp)
 	case lease.AtTimestamp:
-		if initial.sentinel == lease.AtTimestamp {
-			ts := initial.ts
-			return position{typ: types.ShardIteratorTypeAtTimestamp, ts: &ts}, seqPos{}
+		switch {
+		case !cp.Timestamp.IsZero():
+			return at(cp.Timestamp)
+		case initial.sentinel == lease.AtTimestamp:
+			return at(initial.ts)
 		}
 		// Written by another application configuration: without its timestamp, reading from the
 		// oldest record loses nothing.
-		return position{typ: types.ShardIteratorTypeTrimHorizon}, seqPos{}
 	}
-	after, _ := parseSeqPos(cp.Sequence, cp.SubSequence)
-	// AT the checkpointed record, dropping sub-records up to the checkpointed one: resumes
-	// correctly in the middle of an aggregate.
-	return position{typ: types.ShardIteratorTypeAtSequenceNumber, seq: cp.Sequence}, after
+	return position{typ: types.ShardIteratorTypeTrimHorizon}, lease.Checkpoint{}
+}
+
+// firstDelivered returns the first record Next delivered (Sequence "" if none).
+func (s *Shard) firstDelivered() lease.Checkpoint {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.first
 }
 
 // prefetch runs f in a goroutine that keeps at most one page ready ahead of the processor. It

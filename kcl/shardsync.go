@@ -50,18 +50,22 @@ type newLease struct {
 }
 
 // planLeases decides which leases to create so that every shard is read exactly once, parents
-// before children. leased holds the shards that have a lease (finished or not); shards is the
-// stream's shard list (every shard within retention, in any order).
+// before children. leased holds the checkpoint of every shard that has a lease (finished or
+// not); shards is the stream's shard list (every shard within retention, in any order). The
+// result is in creation order: every parent before its children. The caller must not create a
+// lease whose parent's creation failed (see syncOnce).
 //
 // Rules, for each shard without a lease, parents first:
-//   - a shard with a leased descendant was consumed already (its lease finished and was
-//     cleaned up, or its children were leased directly): skip it;
+//   - a shard with a started descendant (a lease checkpointed past its starting sentinel) was
+//     consumed already: its lease finished and was cleaned up. A descendant that has not
+//     started proves nothing (it may have been created while the parent's create failed), so
+//     such a shard is created, and its descendants wait for it;
 //   - a shard with a "consumed" parent (leased, planned now, or skipped as above) is a child of
 //     resharding: create it at TRIM_HORIZON (AT_TIMESTAMP for AtTimestamp), parents recorded, so
 //     it starts only after its parents end;
 //   - any other shard is a root for this consumer: create it at the initial position, except
 //     that Latest never reads closed shards.
-func planLeases(shards []shardInfo, leased map[string]bool, pos InitialPosition) []newLease {
+func planLeases(shards []shardInfo, leased map[string]lease.Checkpoint, pos InitialPosition) []newLease {
 	byID := make(map[string]shardInfo, len(shards))
 	children := make(map[string][]string, len(shards))
 	for _, s := range shards {
@@ -70,17 +74,17 @@ func planLeases(shards []shardInfo, leased map[string]bool, pos InitialPosition)
 			children[p] = append(children[p], s.id)
 		}
 	}
-	// hasLeasedDescendant, memoized.
+	// startedBelow: has a descendant whose lease has started, memoized.
 	memo := make(map[string]bool, len(shards))
-	var leasedBelow func(id string, depth int) bool
-	leasedBelow = func(id string, depth int) bool {
+	var startedBelow func(id string, depth int) bool
+	startedBelow = func(id string, depth int) bool {
 		if v, ok := memo[id]; ok {
 			return v
 		}
 		found := false
 		if depth < len(shards)+1 { // guards against a malformed lineage with a cycle
 			for _, c := range children[id] {
-				if leased[c] || leasedBelow(c, depth+1) {
+				if cp, ok := leased[c]; (ok && started(cp)) || startedBelow(c, depth+1) {
 					found = true
 					break
 				}
@@ -95,10 +99,11 @@ func planLeases(shards []shardInfo, leased map[string]bool, pos InitialPosition)
 	}
 
 	planned := make(map[string]bool)
-	consumed := func(id string) bool { return leased[id] || planned[id] || leasedBelow(id, 0) }
+	has := func(id string) bool { _, ok := leased[id]; return ok }
+	consumed := func(id string) bool { return has(id) || planned[id] || startedBelow(id, 0) }
 	var out []newLease
 	for _, s := range topoOrder(shards, byID) {
-		if leased[s.id] || leasedBelow(s.id, 0) {
+		if has(s.id) || startedBelow(s.id, 0) {
 			continue
 		}
 		childOfConsumed := false
@@ -118,6 +123,16 @@ func planLeases(shards []shardInfo, leased map[string]bool, pos InitialPosition)
 		planned[s.id] = true
 	}
 	return out
+}
+
+// started reports whether a lease's checkpoint is past its starting sentinel: its shard was
+// (partly) read, so every parent was finished when it started.
+func started(cp lease.Checkpoint) bool {
+	switch cp.Sequence {
+	case lease.TrimHorizon, lease.Latest, lease.AtTimestamp, "":
+		return false
+	}
+	return true
 }
 
 // topoOrder returns shards with every parent before its children (ties by shard id).

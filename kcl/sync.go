@@ -3,6 +3,8 @@ package kcl
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/shoal-go/shoal/lease"
@@ -25,7 +27,13 @@ func (c *Consumer) syncLoop(ctx context.Context) {
 		} else {
 			bo.reset()
 		}
-		if sleep(ctx, wait) != nil {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-c.syncNow:
+			t.Stop()
+		case <-ctx.Done():
+			t.Stop()
 			return
 		}
 	}
@@ -41,14 +49,24 @@ func (c *Consumer) syncOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	leased := make(map[string]bool, len(leases))
+	leased := make(map[string]lease.Checkpoint, len(leases))
 	for _, l := range leases {
-		leased[l.Key] = true
+		leased[l.Key] = l.Checkpoint
 	}
 	created := 0
 	var errs []error
+	failed := map[string]bool{} // creations that failed or were held back, this sync
 	for _, nl := range planLeases(shards, leased, c.cfg.InitialPosition) {
+		// Never create a lease whose parent has none: it would look startable (a parent missing
+		// from the table counts as finished) and the parent would be skipped. The plan is
+		// parents-first, so a held-back descendant is retried with its parent next sync.
+		if p := slices.IndexFunc(nl.shard.parents, func(p string) bool { return failed[p] }); p >= 0 {
+			failed[nl.shard.id] = true
+			errs = append(errs, fmt.Errorf("create lease %s: held back until its parent %s has a lease", nl.shard.id, nl.shard.parents[p]))
+			continue
+		}
 		if err := c.createLease(ctx, nl); err != nil {
+			failed[nl.shard.id] = true
 			errs = append(errs, err)
 			continue
 		}
@@ -61,33 +79,38 @@ func (c *Consumer) syncOnce(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// cleanup deletes finished leases whose every child lease exists and has checkpointed past its
-// starting sentinel: nothing can need the parent any more (its children are no longer blocked,
-// and shard sync does not recreate a shard with a leased descendant).
+// cleanup deletes finished leases whose every child has started: its lease has checkpointed past
+// its starting sentinel, or it was itself cleaned up (a lease naming it as parent has started).
+// Nothing can need the parent any more: its children are no longer blocked, and shard sync does
+// not recreate a shard with a started descendant.
 func (c *Consumer) cleanup(ctx context.Context, leases []lease.Lease) error {
 	byKey := make(map[string]lease.Lease, len(leases))
+	childrenOf := map[string][]lease.Lease{}
 	for _, l := range leases {
 		byKey[l.Key] = l
+		for _, p := range l.ParentShardIDs {
+			childrenOf[p] = append(childrenOf[p], l)
+		}
+	}
+	var consumed func(key string, depth int) bool
+	consumed = func(key string, depth int) bool {
+		if l, ok := byKey[key]; ok {
+			return l.Checkpoint.Valid() && started(l.Checkpoint)
+		}
+		if depth > len(leases) { // a malformed lineage with a cycle
+			return false
+		}
+		return slices.ContainsFunc(childrenOf[key], func(ch lease.Lease) bool { return consumed(ch.Key, depth+1) })
 	}
 	var errs []error
 	for _, l := range leases {
 		if !l.Finished() || len(l.ChildShardIDs) == 0 {
 			continue
 		}
-		started := true
-		for _, ch := range l.ChildShardIDs {
-			cl, ok := byKey[ch]
-			if !ok || !cl.Checkpoint.Valid() || cl.Checkpoint.Sequence == lease.TrimHorizon ||
-				cl.Checkpoint.Sequence == lease.AtTimestamp || cl.Checkpoint.Sequence == lease.Latest {
-				started = false
-				break
+		if !slices.ContainsFunc(l.ChildShardIDs, func(ch string) bool { return !consumed(ch, 0) }) {
+			if err := c.cfg.Leases.Delete(ctx, l.Key); err != nil && !errors.Is(err, lease.ErrNotFound) {
+				errs = append(errs, err)
 			}
-		}
-		if !started {
-			continue
-		}
-		if err := c.cfg.Leases.Delete(ctx, l.Key); err != nil && !errors.Is(err, lease.ErrNotFound) {
-			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

@@ -68,6 +68,8 @@ type claimEnv interface {
 	checkpointed(key string, cp Checkpoint, took time.Duration)
 	// wakeTimeout bounds the best-effort wake of a taker after a release.
 	wakeTimeout() time.Duration
+	// now is the worker's local clock.
+	now() time.Time
 }
 
 // Key returns the lease key.
@@ -92,7 +94,7 @@ func (c *Claim) Stopping() <-chan struct{} { return c.stopping }
 // Valid reports whether the claim permits processing at this instant: its context is live and
 // the worker's heartbeats still count.
 func (c *Claim) Valid() bool {
-	return c.ctx.Err() == nil && c.env.valid(c.epoch, time.Now())
+	return c.ctx.Err() == nil && c.env.valid(c.epoch, c.env.now())
 }
 
 // requestStop closes Stopping. snap, when non-nil, is the scanned lease showing the handoff
@@ -157,7 +159,7 @@ func (c *Claim) write(ctx context.Context, op string, final bool, f func(Expect)
 	if err := c.ctx.Err(); err != nil {
 		return Lease{}, fmt.Errorf("%s %s: %w", op, c.key, context.Cause(c.ctx))
 	}
-	if !c.env.valid(c.epoch, time.Now()) {
+	if !c.env.valid(c.epoch, c.env.now()) {
 		c.lose(ErrLeaseLost)
 		return Lease{}, fmt.Errorf("%s %s: heartbeats stopped counting: %w", op, c.key, ErrLeaseLost)
 	}
@@ -194,9 +196,12 @@ func (c *Claim) write(ctx context.Context, op string, final bool, f func(Expect)
 }
 
 // Checkpoint records cp as the lease's checkpoint with a conditional write that fails unless
-// this worker may still checkpoint the lease. It blocks until the store answers. It returns an
-// error wrapping ErrLeaseLost (and cancels the claim) if the lease moved, ErrBackwards if cp is
-// before the current checkpoint, or the store's error (e.g. ErrThrottled; the claim stays valid).
+// this worker may still checkpoint the lease. It blocks until the store answers. nil means cp is
+// stored. It returns an error wrapping ErrLeaseLost (and cancels the claim) if the lease moved
+// (cp was not stored), ErrBackwards if cp is before the current checkpoint, or the store's error
+// with the claim still valid: ErrThrottled (not stored), or ErrUnknownOutcome (cp may be stored,
+// now or later; checkpoint again, and if it was stored the claim's next write reports the lease
+// lost, since its counter moved).
 // Use Finish, not Checkpoint, for SHARD_END.
 func (c *Claim) Checkpoint(ctx context.Context, cp Checkpoint) error {
 	if !cp.Valid() || cp.Sequence == ShardEnd {

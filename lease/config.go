@@ -59,6 +59,8 @@ type Config struct {
 	Hooks Hooks
 	// Logger receives lease events (keys shard, worker, lease_counter). Default: discard.
 	Logger *slog.Logger
+
+	clock *clock // the worker's local clock; nil: the system clock (tests set it: export_test.go)
 }
 
 // Hooks are optional callbacks, called with no lock held. They must be quick and must not call
@@ -120,6 +122,9 @@ func (c Config) withDefaults() (Config, error) {
 	orDefault(&c.WorkerScanInterval, DefaultWorkerScanInterval)
 	orDefault(&c.ScanInterval, DefaultScanInterval)
 	orDefault(&c.HandoffTimeout, DefaultHandoffTimeout)
+	if c.clock == nil {
+		c.clock = &clock{}
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -74,7 +74,7 @@ func (co *Coordinator) Stats() Stats {
 	co.statsMu.Lock()
 	defer co.statsMu.Unlock()
 	s := co.stats
-	s.Live = co.live.current(time.Now()) != nil
+	s.Live = co.live.current(co.cfg.clock.now()) != nil
 	return s
 }
 
@@ -93,8 +93,11 @@ func (co *Coordinator) workerID() string { return co.cfg.WorkerID }
 func (co *Coordinator) valid(epoch context.Context, now time.Time) bool {
 	return co.live.valid(epoch, now)
 }
-func (co *Coordinator) changed()                   { co.notify() }
-func (co *Coordinator) wakeTimeout() time.Duration { return co.cfg.LeaseDuration / 4 }
+func (co *Coordinator) changed() { co.notify() }
+func (co *Coordinator) wakeTimeout() time.Duration {
+	return co.cfg.clock.real(co.cfg.LeaseDuration / 4)
+}
+func (co *Coordinator) now() time.Time { return co.cfg.clock.now() }
 func (co *Coordinator) checkpointed(key string, cp Checkpoint, took time.Duration) {
 	if h := co.cfg.Hooks.Checkpointed; h != nil {
 		h(key, cp, took)
@@ -209,9 +212,10 @@ func (co *Coordinator) Run(ctx context.Context) error {
 func (lp *loop) run(ctx context.Context, stopBackground func()) error {
 	co := lp.co
 	cfg := &co.cfg
+	clk := cfg.clock
 	wt := time.NewTimer(0)
 	defer wt.Stop()
-	lt := time.NewTimer(cfg.ScanInterval)
+	lt := time.NewTimer(clk.real(cfg.ScanInterval))
 	defer lt.Stop()
 	ft := time.NewTimer(time.Hour) // the earliest forced handoff
 	defer ft.Stop()
@@ -219,7 +223,7 @@ func (lp *loop) run(ctx context.Context, stopBackground func()) error {
 	for {
 		lp.sweep(ctx)
 		if at := lp.nextForce(); !at.IsZero() {
-			ft.Reset(max(time.Until(at), 0))
+			ft.Reset(max(clk.real(clk.until(at)), 0))
 		} else {
 			ft.Reset(time.Hour)
 		}
@@ -227,7 +231,7 @@ func (lp *loop) run(ctx context.Context, stopBackground func()) error {
 		if lp.draining && len(lp.held) == 0 && len(lp.lingering) == 0 {
 			beat := co.live.beat()
 			stopBackground()
-			rctx, cancel := context.WithTimeout(ctx, cfg.LeaseDuration)
+			rctx, cancel := context.WithTimeout(ctx, clk.real(cfg.LeaseDuration))
 			// Every lease is released: wake the others so they take them at their next heartbeat.
 			for id := range lp.liveIDs {
 				if id != cfg.WorkerID {
@@ -274,7 +278,7 @@ func (lp *loop) run(ctx context.Context, stopBackground func()) error {
 		case <-wt.C:
 			scan = lp.scanWorkers(ctx) || lp.verify
 			lp.verify = false
-			wt.Reset(cfg.WorkerScanInterval)
+			wt.Reset(clk.real(cfg.WorkerScanInterval))
 		case <-lt.C:
 			scan = true
 		}
@@ -286,9 +290,9 @@ func (lp *loop) run(ctx context.Context, stopBackground func()) error {
 				lp.scanLeases(ctx)
 			}
 			if lp.more {
-				lt.Reset(cfg.WorkerScanInterval)
+				lt.Reset(clk.real(cfg.WorkerScanInterval))
 			} else {
-				lt.Reset(cfg.ScanInterval)
+				lt.Reset(clk.real(cfg.ScanInterval))
 			}
 			if lp.verify {
 				wt.Reset(0)
@@ -298,7 +302,7 @@ func (lp *loop) run(ctx context.Context, stopBackground func()) error {
 }
 
 func (lp *loop) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, lp.co.cfg.LeaseDuration)
+	return context.WithTimeout(ctx, lp.co.cfg.clock.real(lp.co.cfg.LeaseDuration))
 }
 
 func (lp *loop) storeErr(op string, err error) {
@@ -323,7 +327,7 @@ func (lp *loop) nextForce() time.Time {
 // forces stops whose deadline passed.
 func (lp *loop) sweep(ctx context.Context) {
 	co := lp.co
-	now := time.Now()
+	now := co.cfg.clock.now()
 	for key, cl := range lp.held {
 		if cl.ctx.Err() == nil && cl.stopDue(now) && cl.forceStop() {
 			// The holder did not release in time: cancel it first, so at no instant two workers
@@ -379,7 +383,7 @@ func (lp *loop) sweep(ctx context.Context) {
 func (lp *loop) force(ctx context.Context, key string) bool {
 	cfg := &lp.co.cfg
 	me := cfg.WorkerID
-	ctx, cancel := context.WithTimeout(ctx, cfg.LeaseDuration)
+	ctx, cancel := context.WithTimeout(ctx, cfg.clock.real(cfg.LeaseDuration))
 	defer cancel()
 	for range 3 {
 		cur, err := cfg.Store.Get(ctx, key)
@@ -429,13 +433,13 @@ func (lp *loop) scanWorkers(ctx context.Context) bool {
 	cfg := &lp.co.cfg
 	octx, cancel := lp.opCtx(ctx)
 	defer cancel()
-	start := time.Now()
+	start := cfg.clock.now()
 	ws, err := cfg.Store.Workers(octx)
 	if err != nil {
 		lp.storeErr("list workers", err)
 		return false
 	}
-	lp.obs.sawWorkers(ws, start, time.Now())
+	lp.obs.sawWorkers(ws, start, cfg.clock.now())
 	ids := lp.obs.liveWorkers(cfg.LeaseDuration)
 	changed := len(ids) != len(lp.liveIDs)
 	for id := range ids {
@@ -461,7 +465,8 @@ func (lp *loop) scanLeases(ctx context.Context) {
 	cfg := &co.cfg
 	me := cfg.WorkerID
 	octx, cancel := lp.opCtx(ctx)
-	start := time.Now()
+	clk := cfg.clock
+	start := clk.now()
 	ls, bad, err := cfg.Store.Scan(octx)
 	cancel()
 	if err != nil {
@@ -469,8 +474,8 @@ func (lp *loop) scanLeases(ctx context.Context) {
 		lp.pace.observe(0, true)
 		return
 	}
-	trouble := time.Since(start) > slowCall(cfg.LeaseDuration) || co.live.struggling()
-	lp.obs.sawLeases(ls, start, time.Now())
+	trouble := clk.since(start) > slowCall(cfg.LeaseDuration) || co.live.struggling()
+	lp.obs.sawLeases(ls, start, clk.now())
 	lp.count(func(s *Stats) { s.Scans++; s.Leases = len(ls); s.Invalid = len(bad) })
 	lp.reportInvalid(bad)
 	v := lp.obs.view()
@@ -481,7 +486,7 @@ func (lp *loop) scanLeases(ctx context.Context) {
 	for key, cl := range lp.held {
 		v.Held[key] = cl.acquired
 	}
-	epoch := co.live.current(time.Now())
+	epoch := co.live.current(clk.now())
 	act := Plan(v, PlanConfig{
 		Me: me, LeaseDuration: cfg.LeaseDuration, MaxLeasesPerWorker: cfg.MaxLeasesPerWorker,
 		MaxStealsPerCycle: cfg.MaxStealsPerCycle, Draining: lp.draining || epoch == nil,
@@ -496,7 +501,7 @@ func (lp *loop) scanLeases(ctx context.Context) {
 	for _, l := range ls {
 		byKey[l.Key] = l
 	}
-	now := time.Now()
+	now := clk.now()
 	for _, key := range act.Lost {
 		lp.held[key].lose(ErrLeaseLost)
 	}
@@ -543,9 +548,9 @@ func (lp *loop) scanLeases(ctx context.Context) {
 	sent += len(handoffs)
 	slow := slowCall(cfg.LeaseDuration)
 	timed := func(f func() error) error {
-		t0 := time.Now()
+		t0 := clk.now()
 		err := f()
-		if (err != nil && !errors.Is(err, ErrConflict)) || time.Since(t0) > slow {
+		if (err != nil && !errors.Is(err, ErrConflict)) || clk.since(t0) > slow {
 			trouble = true
 		}
 		return err
@@ -554,7 +559,7 @@ func (lp *loop) scanLeases(ctx context.Context) {
 		if _, busy := lp.lingering[m.Key]; busy {
 			continue
 		}
-		if co.live.current(time.Now()) != epoch {
+		if co.live.current(clk.now()) != epoch {
 			break // fenced meanwhile
 		}
 		octx, cancel := lp.opCtx(ctx)

@@ -27,6 +27,9 @@ type fleet struct {
 	store   *memlease.Store
 	checked *cpLog
 	cfg     lease.Config
+	// clockOf, when set, gives each started member its local clock (rate, offset): see
+	// lease.WithClock.
+	clockOf func(id string) (float64, time.Duration)
 
 	mu      sync.Mutex
 	members map[string]*member
@@ -156,6 +159,10 @@ func (f *fleet) start(id string) *member {
 	cfg := f.cfg
 	cfg.Store, cfg.WorkerID = m.faulty, id
 	cfg.Acquired = func(cl *lease.Claim) { f.acquired(m, cl) }
+	if f.clockOf != nil {
+		rate, off := f.clockOf(id)
+		cfg = lease.WithClock(cfg, rate, off)
+	}
 	co, err := lease.New(cfg)
 	if err != nil {
 		f.t.Fatal(err)

@@ -44,8 +44,11 @@ func TestBenchFleetSmoke(t *testing.T) {
 		if r.Moving == 0 || r.Moved != r.Moving || len(r.Gaps) != r.Moved {
 			t.Errorf("%s: %d of %d shards of the stopped worker moved, %d gaps measured (%s)", r.Scenario, r.Moved, r.Moving, len(r.Gaps), r.Note)
 		}
-		if r.Requests == 0 {
-			t.Errorf("%s: the proxy counted no DynamoDB requests", r.Scenario)
+		if r.WorkerExits != 0 {
+			t.Errorf("%s: %s", r.Scenario, r.Note)
+		}
+		if r.Requests == 0 || r.LeaseTableRequests == 0 || r.WorkerTableRequests == 0 {
+			t.Errorf("%s: the proxy counted %d DynamoDB requests, %d on the lease table, %d on the worker table", r.Scenario, r.Requests, r.LeaseTableRequests, r.WorkerTableRequests)
 		}
 		for _, g := range r.Gaps {
 			if g <= 0 {

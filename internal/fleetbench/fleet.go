@@ -42,19 +42,22 @@ type fleet struct {
 	prodStop context.CancelFunc
 	prodDone chan struct{}
 
-	mu       sync.Mutex
-	workers  map[string]*worker
-	seen     []uint8 // record id -> times processed (saturating)
-	produced int
-	putErrs  int
-	dups     []time.Time              // when a record was processed again
-	fences   []fence                  // lease-lost events of workers the parent did not stop
-	failures []time.Time              // processor (checkpoint) failures
-	last     map[string]mark          // shard -> its latest batch
-	watch    map[string]*move         // shard -> a move being measured
-	stall    map[string]time.Duration // shard -> longest time without a batch while stallOn
-	stallOn  bool
-	changed  time.Time // the last change of any worker's owned set
+	mu        sync.Mutex
+	workers   map[string]*worker
+	seen      []uint8 // record id -> times processed (saturating)
+	produced  int
+	putErrs   int                      // failed PutRecords calls (their ids are sent again: a duplicate if one was stored)
+	dups      []time.Time              // when a record was processed again
+	fences    []fence                  // lease-lost events of workers the parent did not stop
+	failures  []time.Time              // processor (checkpoint) failures
+	last      map[string]mark          // shard -> its latest batch
+	watch     map[string]*move         // shard -> a move being measured
+	stall     map[string]time.Duration // shard -> longest time without a batch while stallOn
+	stallOn   bool
+	stallFrom time.Time
+	changed   time.Time // the last change of any worker's owned set
+	exits     []string  // workers that exited without being stopped
+	closing   bool
 }
 
 type shard struct{ id, hashKey string }
@@ -76,11 +79,12 @@ type move struct {
 }
 
 type worker struct {
-	id    string
-	proc  *workerproc.Proc
-	state string
-	owned map[string]time.Time // shard -> when it appeared in the owned set
-	batch map[string]time.Time // shard -> this worker's latest batch of it
+	id       string
+	proc     *workerproc.Proc
+	state    string
+	owned    map[string]time.Time // shard -> the report before the one it appeared in
+	reported time.Time            // when the latest owned set was reported
+	batch    map[string]time.Time // shard -> this worker's latest batch of it
 }
 
 // newFleet creates a stream of n shards and starts the producer at rate records per second per
@@ -105,7 +109,7 @@ func newFleet(ctx context.Context, run *Config, store Store, name string, n int,
 		err = f.listShards(ctx)
 	}
 	if err != nil {
-		f.close(context.WithoutCancel(ctx))
+		f.close(ctx)
 		return nil, err
 	}
 	pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -161,7 +165,8 @@ func (f *fleet) produce(ctx context.Context) {
 				f.mu.Lock()
 				f.putErrs++
 				f.mu.Unlock()
-				continue // the same ids again: none of them was acknowledged
+				sleepCtx(ctx, tick) // then the same ids again: none of them was acknowledged
+				continue
 			}
 			var retry []types.PutRecordsRequestEntry
 			for i, r := range out.Records {
@@ -196,7 +201,15 @@ func (f *fleet) startWorker(id string) error {
 		logFile.Close()
 		return err
 	}
-	go func() { <-p.Done(); logFile.Close() }()
+	go func() {
+		<-p.Done()
+		logFile.Close()
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if w.state == running && !f.closing {
+			f.exits = append(f.exits, fmt.Sprintf("%s exited by itself (%v; log %s)", id, p.Err(), logPath))
+		}
+	}()
 	f.mu.Lock()
 	w.proc = p
 	f.workers[id] = w
@@ -229,8 +242,12 @@ func (f *fleet) event(w *worker, line string) {
 				f.seen[id]++
 			}
 		}
-		if prev, ok := f.last[ev.Shard]; ok && f.stallOn {
-			f.stall[ev.Shard] = max(f.stall[ev.Shard], now.Sub(prev.at))
+		if f.stallOn {
+			from := f.last[ev.Shard].at
+			if from.Before(f.stallFrom) {
+				from = f.stallFrom
+			}
+			f.stall[ev.Shard] = max(f.stall[ev.Shard], now.Sub(from))
 		}
 		f.last[ev.Shard] = mark{worker: w.id, at: now}
 		w.batch[ev.Shard] = now
@@ -246,15 +263,17 @@ func (f *fleet) event(w *worker, line string) {
 			f.failures = append(f.failures, now)
 		}
 	case workerproc.Owned:
+		// A shard new in this report was taken after the previous report (which lacked it), and
+		// its first batch may already have been reported: count batches from then.
 		owned := make(map[string]time.Time, len(ev.Shards))
 		for _, s := range ev.Shards {
 			if since, ok := w.owned[s]; ok {
 				owned[s] = since
 			} else {
-				owned[s] = now
+				owned[s] = w.reported
 			}
 		}
-		w.owned = owned
+		w.owned, w.reported = owned, now
 		f.changed = now
 	}
 }
@@ -277,7 +296,8 @@ func (f *fleet) signal(id string, sig syscall.Signal) time.Time {
 
 // Conditions over the fleet, called with f.mu held.
 
-// processing reports whether w processed a batch of every shard it owns since it took it.
+// processing reports whether w processed a batch of every shard it owns since it took it (since
+// the last report that did not list it).
 func (w *worker) processing() bool {
 	for s, since := range w.owned {
 		if !w.batch[s].After(since) {
@@ -308,7 +328,7 @@ func (f *fleet) balanced() bool {
 	return total == len(f.shards) && len(union) == total && hi-lo <= 1
 }
 
-// holdsAll reports whether worker id owns and processes every shard.
+// holdsAll reports whether worker id owns every shard.
 func (f *fleet) holdsAll(id string) bool {
 	w := f.workers[id]
 	return w != nil && len(w.owned) == len(f.shards)
@@ -346,13 +366,15 @@ type window struct {
 	dups     int
 	fences   int
 	failures int
+	exits    int
+	putErrs  int
 }
 
 func (f *fleet) openWindow() window {
 	c := f.proxy.Counts()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return window{from: time.Now(), counts: c, dups: len(f.dups), fences: len(f.fences), failures: len(f.failures)}
+	return window{from: time.Now(), counts: c, dups: len(f.dups), fences: len(f.fences), failures: len(f.failures), exits: len(f.exits), putErrs: f.putErrs}
 }
 
 // closeWindow fills r's duplicates, self-fences, failures and DynamoDB figures since w.
@@ -365,9 +387,16 @@ func (f *fleet) closeWindow(w window, r *Result) {
 	r.FenceEpisodes += episodes(f.fences[w.fences:])
 	r.ProcessorFailures += len(f.failures) - w.failures
 	r.Requests += c.Requests
+	r.ProducerErrors += f.putErrs - w.putErrs
+	for _, e := range f.exits[w.exits:] {
+		r.Note += e + "; "
+		r.WorkerExits++
+	}
+	r.Throttled += c.Throttled
+	r.LeaseTableRequests += c.ByTable[f.name]
+	r.WorkerTableRequests += c.ByTable[f.name+"-workers"]
 	r.RequestsPerSecond = float64(r.Requests) / time.Since(w.from).Seconds()
 	r.LatencyP50, r.LatencyP99 = c.Latency(50), c.Latency(99)
-	r.byOp = c.ByOp
 }
 
 // episodes counts the bursts in fences: a worker that fences itself loses every lease at once,
@@ -406,15 +435,23 @@ func (f *fleet) drain(ctx context.Context, limit time.Duration) (produced, lost 
 }
 
 // close stops the producer and every worker (SIGTERM, SIGKILL by PID after 10 s), deletes the
-// stream and the lease tables (within 20 s), and stops the proxy.
+// stream and the lease tables (within 20 s), and stops the proxy; once ctx has ended it allows
+// 2 s for each step instead.
 func (f *fleet) close(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	grace, cleanup := 10*time.Second, 20*time.Second
+	if ctx.Err() != nil {
+		grace, cleanup = 2*time.Second, 2*time.Second // interrupted: do not linger
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanup)
 	defer cancel()
 	if f.prodStop != nil {
 		f.prodStop()
 		<-f.prodDone
 	}
-	f.group.Stop(10 * time.Second)
+	f.mu.Lock()
+	f.closing = true
+	f.mu.Unlock()
+	f.group.Stop(grace)
 	f.kc.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: &f.name, EnforceConsumerDeletion: aws.Bool(true)})
 	for _, t := range []string{f.name, f.name + "-workers"} {
 		f.db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(t)})

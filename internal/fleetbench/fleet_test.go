@@ -91,6 +91,22 @@ func TestFleetConditionsFromEvents(t *testing.T) {
 	}
 }
 
+// A batch that arrives before the owned report that lists its shard still counts: the worker
+// took the shard after the previous report.
+func TestBatchBeforeOwnedReportCounts(t *testing.T) {
+	f, w := testFleet(2, "w1")
+	f.event(w["w1"], "owned a")
+	f.event(w["w1"], "batch a 1")
+	time.Sleep(time.Millisecond) // distinct timestamps on coarse clocks
+	f.event(w["w1"], "batch b 2")
+	f.event(w["w1"], "owned a,b")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.holdsAll("w1") || !f.workers["w1"].processing() {
+		t.Error("w1 owns a and b and processed both since it took them")
+	}
+}
+
 func TestEpisodes(t *testing.T) {
 	t0 := time.Now()
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
@@ -123,7 +139,9 @@ func TestJudge(t *testing.T) {
 		{Result{Scenario: ScenarioLatency, Injected: 500 * time.Millisecond, SelfFences: 1}, "FAIL"},
 		{Result{Scenario: ScenarioLatency, Injected: time.Second, SelfFences: 40}, "-"},
 		{Result{Scenario: ScenarioLatency, Injected: time.Second, Lost: 1}, "FAIL"},
+		{Result{Scenario: ScenarioLatency, ThrottleBurst: time.Second, SelfFences: 9}, "-"},
 		{Result{Scenario: ScenarioStart, Reached: true, Took: time.Second, Lost: 1}, "FAIL"},
+		{Result{Scenario: ScenarioLatency, Injected: time.Second, WorkerExits: 1}, "FAIL"},
 	}
 	for _, tt := range tests {
 		if got := judge(tt.r); got.Pass != tt.want {

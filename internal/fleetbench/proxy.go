@@ -30,6 +30,8 @@ type Proxy struct {
 	srv      *http.Server
 	served   chan error
 	p99      atomic.Int64 // nanoseconds; 0 = no delay
+	throttle atomic.Bool  // answer every request with ProvisionedThroughputExceededException
+	only     atomic.Pointer[func(table string) bool]
 
 	mu   sync.Mutex
 	cur  Counts
@@ -42,12 +44,15 @@ type Counts struct {
 	ByOp     map[string]int64 // X-Amz-Target operation, e.g. UpdateItem
 	ByTable  map[string]int64
 	Failed   int64 // requests the upstream did not answer (connection errors)
-	latency  histogram
+	// Throttled requests were answered by the proxy with ProvisionedThroughputExceededException
+	// (included in Requests).
+	Throttled int64
+	latency   histogram
 }
 
 // Sub returns c minus an earlier snapshot.
 func (c Counts) Sub(prev Counts) Counts {
-	out := Counts{Requests: c.Requests - prev.Requests, Failed: c.Failed - prev.Failed,
+	out := Counts{Requests: c.Requests - prev.Requests, Failed: c.Failed - prev.Failed, Throttled: c.Throttled - prev.Throttled,
 		ByOp: map[string]int64{}, ByTable: map[string]int64{}}
 	for k, v := range c.ByOp {
 		if d := v - prev.ByOp[k]; d != 0 {
@@ -141,11 +146,26 @@ func (p *Proxy) URL() string { return "http://" + p.ln.Addr().String() }
 // forwarded; 0 turns the delay off.
 func (p *Proxy) SetLatency(p99 time.Duration) { p.p99.Store(int64(p99)) }
 
+// SetFilter limits the injected latency and throttling to requests whose TableName satisfies
+// match (nil: every request).
+func (p *Proxy) SetFilter(match func(table string) bool) {
+	if match == nil {
+		p.only.Store(nil)
+		return
+	}
+	p.only.Store(&match)
+}
+
+// SetThrottle makes the proxy answer every later request itself, with DynamoDB's
+// ProvisionedThroughputExceededException (HTTP 400, which the SDK retries with backoff), until
+// it is called with false.
+func (p *Proxy) SetThrottle(on bool) { p.throttle.Store(on) }
+
 // Counts returns a snapshot of the counters.
 func (p *Proxy) Counts() Counts {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	c := Counts{Requests: p.cur.Requests, Failed: p.cur.Failed, ByOp: make(map[string]int64, len(p.cur.ByOp)),
+	c := Counts{Requests: p.cur.Requests, Failed: p.cur.Failed, Throttled: p.cur.Throttled, ByOp: make(map[string]int64, len(p.cur.ByOp)),
 		ByTable: make(map[string]int64, len(p.cur.ByTable)), latency: make(histogram, len(p.tail))}
 	for k, v := range p.cur.ByOp {
 		c.ByOp[k] = v
@@ -195,14 +215,29 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	json.Unmarshal(body, &named) // best effort: only for counting
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
-	if d := sampleDelay(time.Duration(p.p99.Load()), rand.NormFloat64()); d > 0 {
+	affected := true
+	if m := p.only.Load(); m != nil {
+		affected = (*m)(named.TableName)
+	}
+	if d := sampleDelay(time.Duration(p.p99.Load()), rand.NormFloat64()); d > 0 && affected {
 		if !sleepCtx(r.Context(), d) {
 			return
 		}
 	}
-	p.rp.ServeHTTP(w, r)
+	throttled := p.throttle.Load() && affected
+	if throttled {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.Header().Set("X-Amzn-Errortype", "ProvisionedThroughputExceededException")
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, `{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"throttled by the benchmark proxy"}`)
+	} else {
+		p.rp.ServeHTTP(w, r)
+	}
 	took := time.Since(start)
 	p.mu.Lock()
+	if throttled {
+		p.cur.Throttled++
+	}
 	p.cur.Requests++
 	p.cur.ByOp[op]++
 	if named.TableName != "" {

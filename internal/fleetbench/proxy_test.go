@@ -2,6 +2,7 @@ package fleetbench
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -115,6 +116,25 @@ func TestProxyCountsAndDelays(t *testing.T) {
 		t.Error("a request delayed by about a minute answered within 300 ms")
 	}
 	p.SetLatency(0)
+
+	p.SetThrottle(true)
+	before = p.Counts()
+	_, err = db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("leases")}, func(o *dynamodb.Options) {
+		o.RetryMaxAttempts = 2
+	})
+	var pte *types.ProvisionedThroughputExceededException
+	if !errors.As(err, &pte) {
+		t.Errorf("throttled call returned %v, want ProvisionedThroughputExceededException", err)
+	}
+	if got := p.Counts().Sub(before); got.Throttled != 2 || got.Requests != 2 {
+		t.Errorf("throttled %d of %d requests, want 2 of 2 (the SDK retries a throttle)", got.Throttled, got.Requests)
+	}
+	p.SetFilter(func(table string) bool { return table == "other" })
+	if _, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("leases")}); err != nil {
+		t.Errorf("throttling filtered to another table throttled this one: %v", err)
+	}
+	p.SetFilter(nil)
+	p.SetThrottle(false)
 	if _, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("leases")}); err != nil {
 		t.Errorf("after the delay was removed: %v", err)
 	}

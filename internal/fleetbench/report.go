@@ -35,7 +35,10 @@ func judge(r Result) Result {
 		r.Target = fmt.Sprintf("gap median <= %v", TargetCrashGapP50)
 		ok = r.Moving > 0 && r.Moved == r.Moving && Percentile(r.Gaps, 50) <= TargetCrashGapP50
 	case ScenarioLatency:
-		if r.Injected > TargetLatencyFenceP {
+		if r.ThrottleBurst > 0 {
+			r.Target = "none (measured)"
+			has = false
+		} else if r.Injected > TargetLatencyFenceP {
 			r.Target = "none (0 self-fences up to p99 " + TargetLatencyFenceP.String() + ")"
 			has = false
 		} else {
@@ -45,7 +48,7 @@ func judge(r Result) Result {
 	}
 	ok = ok && r.Lost == 0
 	switch {
-	case r.Lost > 0:
+	case r.Lost > 0 || r.WorkerExits > 0:
 		r.Pass = "FAIL"
 	case !has:
 		r.Pass = "-"
@@ -62,6 +65,12 @@ func (r Result) Measured() string {
 	var parts []string
 	secs := func(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
 	switch r.Scenario {
+	case ScenarioCapacity:
+		s := fmt.Sprintf("%.0f conditional UpdateItems/s; p50 %d ms, p99 %d ms", r.RequestsPerSecond, r.LatencyP50.Milliseconds(), r.LatencyP99.Milliseconds())
+		if r.Note != "" {
+			s += " (" + r.Note + ")"
+		}
+		return s
 	case ScenarioStart, ScenarioJoin:
 		if r.Reached {
 			parts = append(parts, secs(r.Took))
@@ -74,6 +83,9 @@ func (r Result) Measured() string {
 	case ScenarioLatency:
 		parts = append(parts, fmt.Sprintf("seen p50 %d ms, p99 %d ms; longest shard stall %s",
 			r.LatencyP50.Milliseconds(), r.LatencyP99.Milliseconds(), secs(r.MaxStall)))
+		if r.Throttled > 0 {
+			parts = append(parts, fmt.Sprintf("%d requests throttled", r.Throttled))
+		}
 	}
 	fences := fmt.Sprintf("%d self-fences", r.SelfFences)
 	if r.SelfFences > 0 {
@@ -81,10 +93,14 @@ func (r Result) Measured() string {
 	}
 	parts = append(parts, fences, fmt.Sprintf("%d duplicates", r.Duplicates),
 		fmt.Sprintf("%d lost of %d", r.Lost, r.Produced))
+	if r.ProducerErrors > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed PutRecords calls", r.ProducerErrors))
+	}
 	if r.ProcessorFailures > 0 {
 		parts = append(parts, fmt.Sprintf("%d failed checkpoints", r.ProcessorFailures))
 	}
-	parts = append(parts, fmt.Sprintf("%d DynamoDB requests (%.0f/s)", r.Requests, r.RequestsPerSecond))
+	parts = append(parts, fmt.Sprintf("%d DynamoDB requests (%.0f/s; lease table %d, worker table %d)",
+		r.Requests, r.RequestsPerSecond, r.LeaseTableRequests, r.WorkerTableRequests))
 	s := strings.Join(parts, "; ")
 	if r.Note != "" {
 		s += " (" + strings.TrimSuffix(strings.TrimSpace(r.Note), ";") + ")"
@@ -99,6 +115,8 @@ func WriteTable(w io.Writer, results []Result) {
 	for _, r := range results {
 		name := r.Scenario
 		switch r.Scenario {
+		case ScenarioCapacity:
+			name = fmt.Sprintf("the store alone: %d callers writing checkpoints to 100 items, 5 s", capacityCallers)
 		case ScenarioStart:
 			name = fmt.Sprintf("one worker starts alone, %d shards", r.Shards)
 		case ScenarioJoin:
@@ -108,8 +126,12 @@ func WriteTable(w io.Writer, results []Result) {
 		case ScenarioSIGKILL:
 			name = fmt.Sprintf("SIGKILL one of two workers, %d shards", r.Shards)
 		case ScenarioLatency:
-			name = fmt.Sprintf("lease-store latency p99 %v injected, two workers, %d shards", r.Injected, r.Shards)
-			if r.Injected == 0 {
+			on := map[string]string{"all": "lease store", "leases": "lease table", "workers": "worker table"}[r.InjectedOn]
+			name = fmt.Sprintf("%s latency p99 %v injected, two workers, %d shards", on, r.Injected, r.Shards)
+			switch {
+			case r.ThrottleBurst > 0:
+				name = fmt.Sprintf("%s throttled (every request) for %v every %v, two workers, %d shards", on, r.ThrottleBurst, r.ThrottleEvery, r.Shards)
+			case r.Injected == 0:
 				name = fmt.Sprintf("no latency injected (baseline of the above), two workers, %d shards", r.Shards)
 			}
 		}

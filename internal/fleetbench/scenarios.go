@@ -36,7 +36,7 @@ const (
 )
 
 // AllScenarios lists every scenario.
-var AllScenarios = []string{ScenarioStart, ScenarioJoin, ScenarioSIGTERM, ScenarioSIGKILL, ScenarioLatency}
+var AllScenarios = []string{ScenarioCapacity, ScenarioStart, ScenarioJoin, ScenarioSIGTERM, ScenarioSIGKILL, ScenarioLatency}
 
 // Config configures Run. Zero fields take the defaults shown.
 type Config struct {
@@ -71,6 +71,14 @@ type Config struct {
 	// fleet; 0 measures the same window with nothing injected (the baseline). Default 0, 200ms,
 	// 500ms, 1s.
 	Latencies []time.Duration
+	// LatencyOn selects the requests the latency and throttling apply to: "all" (default),
+	// "leases" (the lease table only) or "workers" (the worker heartbeat table only).
+	LatencyOn string
+	// ThrottleBurst: after the latencies, the latency fleet gets a Window of throttling bursts:
+	// every lease-store request is answered ProvisionedThroughputExceededException for
+	// ThrottleBurst, then served normally for ThrottleEvery - ThrottleBurst, and again. Defaults
+	// 1s and 5s; a negative ThrottleBurst skips it.
+	ThrottleBurst, ThrottleEvery time.Duration
 	// Window is how long each latency runs, and how long the join scenario is watched after
 	// its target for self-fences and duplicates. Default 20s.
 	Window time.Duration
@@ -111,6 +119,22 @@ func (c Config) withDefaults() (Config, error) {
 	if len(c.Latencies) == 0 {
 		c.Latencies = []time.Duration{0, 200 * time.Millisecond, 500 * time.Millisecond, time.Second}
 	}
+	switch c.LatencyOn {
+	case "":
+		c.LatencyOn = "all"
+	case "all", "leases", "workers":
+	default:
+		return c, fmt.Errorf("fleetbench: LatencyOn %q: want all, leases or workers", c.LatencyOn)
+	}
+	if c.ThrottleBurst == 0 {
+		c.ThrottleBurst = time.Second
+	}
+	if c.ThrottleEvery <= 0 {
+		c.ThrottleEvery = 5 * time.Second
+	}
+	if c.ThrottleBurst >= c.ThrottleEvery {
+		return c, fmt.Errorf("fleetbench: ThrottleBurst %v must be shorter than ThrottleEvery %v", c.ThrottleBurst, c.ThrottleEvery)
+	}
 	if c.Window <= 0 {
 		c.Window = 20 * time.Second
 	}
@@ -140,27 +164,41 @@ type Result struct {
 	SelfFences, FenceEpisodes int
 	// ProcessorFailures: failed processor runs (a failed checkpoint) of running workers.
 	ProcessorFailures int
+	// ProducerErrors: failed PutRecords calls; their records were sent again, so a record that
+	// was stored by a failed call and again by its retry shows as a duplicate.
+	ProducerErrors int
+	// WorkerExits: workers that exited without being stopped (named in Note); any fails the
+	// scenario.
+	WorkerExits int
 	// Requests to the lease store within the scenario, their rate, and their time at the
 	// proxy (injected delay plus the server's time).
-	Requests               int64
-	RequestsPerSecond      float64
-	LatencyP50, LatencyP99 time.Duration
-	// Injected is the latency scenario's injected p99 (0: none, the baseline).
-	Injected time.Duration
+	Requests          int64
+	RequestsPerSecond float64
+	// LeaseTableRequests and WorkerTableRequests split Requests by table (the rest name no
+	// table, e.g. ListTables).
+	LeaseTableRequests, WorkerTableRequests int64
+	LatencyP50, LatencyP99                  time.Duration
+	// Injected is the latency scenario's injected p99 (0: none, the baseline), on the requests
+	// InjectedOn names (Config.LatencyOn).
+	Injected   time.Duration
+	InjectedOn string
+	// ThrottleBurst and ThrottleEvery describe a throttling window (ThrottleBurst > 0);
+	// Throttled counts the requests the proxy answered with a throttle.
+	ThrottleBurst, ThrottleEvery time.Duration
+	Throttled                    int64
 	// MaxStall is the longest any shard went without a batch during a latency window.
 	MaxStall time.Duration
 	// Pass is "pass", "FAIL", or "-" where the scenario has no target.
 	Pass string
 	// Note says what went wrong, if anything.
 	Note string
-
-	byOp map[string]int64
 }
 
 // Run runs the scenarios against every store, one fleet at a time, and returns a Result per
 // scenario and store (and per latency). An error means the harness itself failed (a stream
 // could not be created, a worker could not start); a scenario that misses its target is a
-// Result with Pass "FAIL".
+// Result with Pass "FAIL". When ctx ends, Run stops every process it started and returns the
+// results of the scenarios that completed with ctx's cause.
 func Run(ctx context.Context, cfg Config) ([]Result, error) {
 	c, err := cfg.withDefaults()
 	if err != nil {
@@ -174,8 +212,22 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 	}
 	for _, st := range c.Stores {
 		want := func(s string) bool { return slices.Contains(c.Scenarios, s) }
+		if want(ScenarioCapacity) {
+			c.logf("%s: capacity: %d callers writing for 5s", st.Name, capacityCallers)
+			r, err := c.capacity(ctx, st, name("capacity"), 5*time.Second)
+			if err == nil {
+				err = context.Cause(ctx)
+			}
+			if err != nil {
+				return out, fmt.Errorf("%s: capacity: %w", st.Name, err)
+			}
+			out = append(out, r)
+		}
 		if want(ScenarioStart) || want(ScenarioJoin) {
 			rs, err := c.startJoin(ctx, st, name("join"))
+			if err == nil {
+				err = context.Cause(ctx) // an interrupted scenario's figures mean nothing
+			}
 			if err != nil {
 				return out, fmt.Errorf("%s: start/join: %w", st.Name, err)
 			}
@@ -195,7 +247,11 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 			}
 			r := Result{Scenario: s, Store: st.Name, Shards: c.SmallShards}
 			for trial := range c.Trials {
-				if err := c.stopOne(ctx, st, name(s), sig, &r); err != nil {
+				err := c.stopOne(ctx, st, name(s), sig, &r)
+				if err == nil {
+					err = context.Cause(ctx)
+				}
+				if err != nil {
 					return out, fmt.Errorf("%s: %s trial %d: %w", st.Name, s, trial+1, err)
 				}
 			}
@@ -203,6 +259,9 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 		}
 		if want(ScenarioLatency) {
 			rs, err := c.latency(ctx, st, name("latency"))
+			if err == nil {
+				err = context.Cause(ctx)
+			}
 			if err != nil {
 				return out, fmt.Errorf("%s: latency: %w", st.Name, err)
 			}
@@ -220,7 +279,7 @@ func (c *Config) startJoin(ctx context.Context, st Store, name string) ([]Result
 	if err != nil {
 		return nil, err
 	}
-	defer f.close(context.WithoutCancel(ctx))
+	defer f.close(ctx)
 	start := Result{Scenario: ScenarioStart, Store: st.Name, Shards: c.Shards}
 	c.logf("%s: %s: w1 starts alone on %d shards", st.Name, name, c.Shards)
 	w := f.openWindow()
@@ -279,7 +338,7 @@ func (c *Config) stopOne(ctx context.Context, st Store, name string, sig syscall
 	if err != nil {
 		return err
 	}
-	defer f.close(context.WithoutCancel(ctx))
+	defer f.close(ctx)
 	c.logf("%s: %s: two workers on %d shards, then %s to w1", st.Name, name, c.SmallShards, map[syscall.Signal]string{syscall.SIGTERM: "SIGTERM", syscall.SIGKILL: "SIGKILL"}[sig])
 	for _, id := range []string{"w1", "w2"} {
 		if err := f.startWorker(id); err != nil {
@@ -332,27 +391,50 @@ func (c *Config) latency(ctx context.Context, st Store, name string) ([]Result, 
 	if err != nil {
 		return nil, err
 	}
-	defer f.close(context.WithoutCancel(ctx))
+	defer f.close(ctx)
 	c.logf("%s: %s: two workers on %d shards", st.Name, name, c.Shards)
 	for _, id := range []string{"w1", "w2"} {
 		if err := f.startWorker(id); err != nil {
 			return nil, err
 		}
 	}
-	var out []Result
+	switch c.LatencyOn {
+	case "leases":
+		f.proxy.SetFilter(func(table string) bool { return table == name })
+	case "workers":
+		f.proxy.SetFilter(func(table string) bool { return table == name+"-workers" })
+	}
+	levels := make([]Result, 0, len(c.Latencies)+1)
 	for _, p99 := range c.Latencies {
-		r := Result{Scenario: ScenarioLatency, Store: st.Name, Shards: c.Shards, Injected: p99}
+		levels = append(levels, Result{Injected: p99})
+	}
+	if c.ThrottleBurst > 0 {
+		levels = append(levels, Result{ThrottleBurst: c.ThrottleBurst, ThrottleEvery: c.ThrottleEvery})
+	}
+	var out []Result
+	for _, r := range levels {
+		r.Scenario, r.Store, r.Shards, r.InjectedOn = ScenarioLatency, st.Name, c.Shards, c.LatencyOn
 		if !f.waitStable(ctx, c.Deadline, 3*time.Second) {
 			r.Note = fmt.Sprintf("not balanced in %v before the injection (%s); ", c.Deadline, f.ownedSummary())
 		}
-		c.logf("%s: %s: lease-store latency p99 %v injected for %v", st.Name, name, p99, c.Window)
 		f.mu.Lock()
-		f.stall, f.stallOn = map[string]time.Duration{}, true
+		f.stall, f.stallOn, f.stallFrom = map[string]time.Duration{}, true, time.Now()
 		f.mu.Unlock()
 		w := f.openWindow()
-		f.proxy.SetLatency(p99)
-		sleepCtx(ctx, c.Window)
-		f.proxy.SetLatency(0)
+		if r.ThrottleBurst > 0 {
+			c.logf("%s: %s: lease store throttled for %v every %v, for %v", st.Name, name, r.ThrottleBurst, r.ThrottleEvery, c.Window)
+			for end := time.Now().Add(c.Window); time.Now().Before(end) && ctx.Err() == nil; {
+				f.proxy.SetThrottle(true)
+				sleepCtx(ctx, r.ThrottleBurst)
+				f.proxy.SetThrottle(false)
+				sleepCtx(ctx, min(r.ThrottleEvery-r.ThrottleBurst, time.Until(end)))
+			}
+		} else {
+			c.logf("%s: %s: lease-store latency p99 %v injected for %v", st.Name, name, r.Injected, c.Window)
+			f.proxy.SetLatency(r.Injected)
+			sleepCtx(ctx, c.Window)
+			f.proxy.SetLatency(0)
+		}
 		f.closeWindow(w, &r)
 		now := time.Now()
 		f.mu.Lock()

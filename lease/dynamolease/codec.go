@@ -3,6 +3,7 @@ package dynamolease
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -25,6 +26,9 @@ const (
 	attrStartingHashKey = "startingHashKey"
 	attrEndingHashKey   = "endingHashKey"
 	attrCheckpointOwner = "checkpointOwner"
+	// attrCheckpointTime is Shoal's own: lease.Checkpoint.Timestamp in Unix milliseconds, with
+	// the LATEST or AT_TIMESTAMP sentinel. The Java KCL ignores it.
+	attrCheckpointTime = "shoalCheckpointTimestamp"
 
 	attrWorkerID  = "workerId"
 	attrHeartbeat = "heartbeat"
@@ -49,6 +53,9 @@ func encode(l lease.Lease) map[string]types.AttributeValue {
 	}
 	if l.Owner != "" {
 		item[attrOwner] = s(l.Owner)
+	}
+	if !l.Checkpoint.Timestamp.IsZero() {
+		item[attrCheckpointTime] = n(l.Checkpoint.Timestamp.UnixMilli())
 	}
 	if l.PendingCheckpoint != nil {
 		item[attrPending] = s(l.PendingCheckpoint.Sequence)
@@ -189,6 +196,9 @@ func decode(item map[string]types.AttributeValue) (lease.Lease, error) {
 		StartingHashKey:              d.str(attrStartingHashKey, false),
 		EndingHashKey:                d.str(attrEndingHashKey, false),
 		CheckpointOwner:              d.str(attrCheckpointOwner, false),
+	}
+	if _, ok := item[attrCheckpointTime]; ok {
+		l.Checkpoint.Timestamp = time.UnixMilli(d.num(attrCheckpointTime, true)).UTC()
 	}
 	if _, ok := item[attrPending]; ok {
 		l.PendingCheckpoint = &lease.Checkpoint{Sequence: d.str(attrPending, true), SubSequence: d.num(attrPendingSub, false)}

@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) lease.Store) {
 		{"Handoff", testHandoff},
 		{"Release", testRelease},
 		{"CheckpointFenced", testCheckpoint},
+		{"CheckpointTimestamp", testCheckpointTimestamp},
 		{"FinishAndDelete", testFinishDelete},
 		{"Workers", testWorkers},
 	}
@@ -364,4 +365,45 @@ func cmpString(a, b string) int {
 		return 1
 	}
 	return 0
+}
+
+// testCheckpointTimestamp: Checkpoint.Timestamp (with LATEST or AT_TIMESTAMP) is stored to the
+// millisecond by Create and Checkpoint, and removed by a checkpoint without one and by Finish.
+func testCheckpointTimestamp(t *testing.T, ctx context.Context, s lease.Store) {
+	ts := time.Date(2026, 3, 4, 5, 6, 7, 891_000_000, time.UTC)
+	at := lease.Lease{Key: "at", Checkpoint: lease.Checkpoint{Sequence: lease.AtTimestamp, Timestamp: ts}}
+	must(t, s.Create(ctx, at), "create at timestamp")
+	got, err := s.Get(ctx, "at")
+	must(t, err, "get")
+	if !got.Checkpoint.Timestamp.Equal(ts) || got.Checkpoint.Sequence != lease.AtTimestamp {
+		t.Fatalf("created %v, read %v", at.Checkpoint, got.Checkpoint)
+	}
+	l := create(t, ctx, s, "k", "w", 0)
+	l, err = s.Checkpoint(ctx, "k", lease.Expect{Owner: "w", Counter: 0}, lease.Checkpoint{Sequence: lease.Latest, Timestamp: ts.Add(time.Hour)})
+	must(t, err, "checkpoint LATEST with a timestamp")
+	if !l.Checkpoint.Timestamp.Equal(ts.Add(time.Hour)) || l.Checkpoint.Sequence != lease.Latest {
+		t.Fatalf("checkpoint returned %v", l.Checkpoint)
+	}
+	got, err = s.Get(ctx, "k")
+	must(t, err, "get")
+	if !got.Checkpoint.Timestamp.Equal(ts.Add(time.Hour)) {
+		t.Fatalf("stored %v", got.Checkpoint)
+	}
+	l, err = s.Checkpoint(ctx, "k", lease.Expect{Owner: "w", Counter: l.Counter}, lease.Checkpoint{Sequence: "42"})
+	must(t, err, "checkpoint a sequence number")
+	got, err = s.Get(ctx, "k")
+	must(t, err, "get")
+	if !l.Checkpoint.Timestamp.IsZero() || !got.Checkpoint.Timestamp.IsZero() || got.Checkpoint.Sequence != "42" {
+		t.Fatalf("after a sequence checkpoint: returned %v, stored %v; want no timestamp", l.Checkpoint, got.Checkpoint)
+	}
+	l, err = s.Checkpoint(ctx, "k", lease.Expect{Owner: "w", Counter: l.Counter}, lease.Checkpoint{Sequence: lease.Latest, Timestamp: ts})
+	if err == nil { // a store may accept it (Claim refuses it as backwards); Finish must clear it
+		_, err = s.Finish(ctx, "k", lease.Expect{Owner: "w", Counter: l.Counter}, nil)
+		must(t, err, "finish")
+		got, err = s.Get(ctx, "k")
+		must(t, err, "get")
+		if !got.Checkpoint.Timestamp.IsZero() {
+			t.Fatalf("after Finish: %v, want no timestamp", got.Checkpoint)
+		}
+	}
 }

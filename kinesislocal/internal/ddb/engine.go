@@ -44,6 +44,8 @@ type Engine struct {
 	afterGap bool // replay (New only): a gap left by Repair has been seen
 	gapDrops int  // replay (New only): mutations skipped after a gap
 
+	placeholders []string // replay (New only): tables recreated from their items
+
 	tokMu  sync.Mutex
 	tokens map[string]tokenRec // TransactWriteItems ClientRequestToken -> request digest
 }

@@ -26,6 +26,9 @@ type mutation struct {
 	Drop  bool       `json:"drop,omitempty"`
 	Put   attr.Item  `json:"put,omitempty"`
 	Del   attr.Item  `json:"del,omitempty"`
+	// Key is the table's key schema, on the first item mutation of each table in a record, so
+	// a repaired log whose table definition was moved aside can still hold the table's items.
+	Key *keyDef `json:"k,omitempty"`
 }
 
 type walRecord struct {
@@ -77,6 +80,10 @@ func (e *Engine) openWAL(dir string) (*dataLog, error) {
 		}
 		return nil, err
 	}
+	for _, name := range e.placeholders {
+		e.opts.Logger.Warn("ddb: a repaired log held items of a table whose definition was moved aside; recreated it from their key schema (on-demand, no indexes, no TTL, no tags)",
+			"file", l.Path(), "table", name)
+	}
 	if e.gapDrops > 0 {
 		e.opts.Logger.Warn("ddb: a repaired log lacks the mutations that were moved aside; mutations that depended on them were skipped",
 			"file", l.Path(), "skipped", e.gapDrops)
@@ -112,6 +119,9 @@ func (e *Engine) replayFrame(kind byte, p []byte) error {
 		return err
 	}
 	for _, m := range rec.M {
+		if e.afterGap && m.Key != nil && (m.Put != nil || m.Del != nil) && e.tables[m.Table] == nil {
+			e.placeholder(m.Table, *m.Key)
+		}
 		if err := e.replay(m); err != nil {
 			if !e.afterGap {
 				return err
@@ -203,11 +213,26 @@ func (e *Engine) logAppend(muts []mutation) (int64, error) {
 	if e.wal == nil {
 		return 0, nil
 	}
+	e.addKeys(muts)
 	p, err := encodeRecord(muts)
 	if err != nil {
 		return 0, internal(err)
 	}
 	return e.wal.Append(kindMutations, p), nil
+}
+
+// addKeys sets Key on the first item mutation of each table in muts. The caller holds e.mu.
+func (e *Engine) addKeys(muts []mutation) {
+	for i := range muts {
+		m := &muts[i]
+		if m.Put == nil && m.Del == nil || i > 0 && muts[i-1].Table == m.Table {
+			continue
+		}
+		if t := e.tables[m.Table]; t != nil {
+			k := t.meta.Key
+			m.Key = &k
+		}
+	}
 }
 
 // logWait blocks until the log is durable up to end.
@@ -276,6 +301,7 @@ func (e *Engine) compactLocked() error {
 	}
 	err := w.Rewrite(func(emit func(kind byte, p []byte) error) error {
 		write := func(muts []mutation) error {
+			e.addKeys(muts)
 			p, err := encodeRecord(muts)
 			if err != nil {
 				return err
@@ -313,4 +339,17 @@ func (e *Engine) compactLocked() error {
 	}
 	w.base = w.Size()
 	return nil
+}
+
+// placeholder recreates, during replay of a repaired log, a table whose definition was moved
+// aside with the damaged bytes, from the key schema its item mutations carry: on-demand, no
+// GSIs, no TTL, no tags. New logs a warning naming it.
+func (e *Engine) placeholder(name string, k keyDef) {
+	m := tableMeta{Name: name, ID: "00000000-0000-0000-0000-000000000000", Key: k, Billing: "PAY_PER_REQUEST",
+		AttrDefs: []attrDef{{AttributeName: k.Hash, AttributeType: k.HashType.String()}}}
+	if k.Range != "" {
+		m.AttrDefs = append(m.AttrDefs, attrDef{AttributeName: k.Range, AttributeType: k.RangeType.String()})
+	}
+	e.tables[name] = newTable(m)
+	e.placeholders = append(e.placeholders, name)
 }

@@ -453,44 +453,31 @@ func (e *Engine) decreaseRetention(_ context.Context, body []byte) ([]byte, erro
 }
 
 func (e *Engine) changeRetention(body []byte, increase bool) ([]byte, error) {
-	var req retentionReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	if req.RetentionPeriodHours == nil {
-		return nil, nullErr("retentionPeriodHours")
-	}
-	h := *req.RetentionPeriodHours
-	if h < 24 {
-		return nil, errf(awsproto.InvalidArgument, "Minimum allowed retention period is 24 hours. Requested retention period (%d hours) is too short.", h)
-	}
-	if h > 8760 {
-		return nil, errf(awsproto.InvalidArgument, "Maximum allowed retention period is 8760 hours. Requested retention period (%d hours) is too long.", h)
-	}
-	s, err := e.lookupReq(req.StreamName, req.StreamARN)
-	if err != nil {
-		return nil, err
-	}
-	now := e.nowMs()
-	s.mu.Lock()
-	if err := e.requireActive(s, now); err != nil {
-		s.mu.Unlock()
-		return nil, err
-	}
-	if increase && h < s.retentionHours {
-		s.mu.Unlock()
-		return nil, errf(awsproto.InvalidArgument, "Requested retention period (%d hours) for stream %s can not be shorter than existing retention period (%d hours). Use DecreaseRetentionPeriod API.", h, s.name, s.retentionHours)
-	}
-	if !increase && h > s.retentionHours {
-		s.mu.Unlock()
-		return nil, errf(awsproto.InvalidArgument, "Requested retention period (%d hours) for stream %s can not be longer than existing retention period (%d hours). Use IncreaseRetentionPeriod API.", h, s.name, s.retentionHours)
-	}
-	ev := ctlEvent{T: evRetention, Stream: s.name, Created: s.created, At: now, N: h}
-	pos := e.logCtl(&ev)
-	s.retentionHours = h
-	s.freeExpired(now)
-	s.mu.Unlock()
-	return []byte("{}"), e.commit(pos)
+	return changeStream(e, body, streamChange[retentionReq]{
+		check: func(req *retentionReq) error {
+			if req.RetentionPeriodHours == nil {
+				return nullErr("retentionPeriodHours")
+			}
+			h := *req.RetentionPeriodHours
+			if h < 24 {
+				return errf(awsproto.InvalidArgument, "Minimum allowed retention period is 24 hours. Requested retention period (%d hours) is too short.", h)
+			}
+			if h > 8760 {
+				return errf(awsproto.InvalidArgument, "Maximum allowed retention period is 8760 hours. Requested retention period (%d hours) is too long.", h)
+			}
+			return nil
+		},
+		decide: func(s *stream, now int64, req *retentionReq) (ctlEvent, error) {
+			h := *req.RetentionPeriodHours
+			if increase && h < s.retentionHours {
+				return ctlEvent{}, errf(awsproto.InvalidArgument, "Requested retention period (%d hours) for stream %s can not be shorter than existing retention period (%d hours). Use DecreaseRetentionPeriod API.", h, s.name, s.retentionHours)
+			}
+			if !increase && h > s.retentionHours {
+				return ctlEvent{}, errf(awsproto.InvalidArgument, "Requested retention period (%d hours) for stream %s can not be longer than existing retention period (%d hours). Use IncreaseRetentionPeriod API.", h, s.name, s.retentionHours)
+			}
+			return ctlEvent{T: evRetention, N: h}, nil
+		},
+	})
 }
 
 // --- UpdateMaxRecordSize ---
@@ -508,30 +495,17 @@ type maxRecordReq struct {
 }
 
 func (e *Engine) updateMaxRecordSize(_ context.Context, body []byte) ([]byte, error) {
-	var req maxRecordReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	if req.MaxRecordSizeInKiB == nil {
-		return nil, nullErr("maxRecordSizeInKiB")
-	}
-	if err := validMaxRecordKiB(*req.MaxRecordSizeInKiB); err != nil {
-		return nil, err
-	}
-	s, err := e.lookupReq(req.StreamName, req.StreamARN)
-	if err != nil {
-		return nil, err
-	}
-	now := e.nowMs()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := e.requireActive(s, now); err != nil {
-		return nil, err
-	}
-	ev := ctlEvent{T: evMaxRecord, Stream: s.name, Created: s.created, At: now, N: *req.MaxRecordSizeInKiB}
-	pos := e.logCtl(&ev)
-	s.maxRecordKiB = ev.N
-	return []byte("{}"), e.commit(pos)
+	return changeStream(e, body, streamChange[maxRecordReq]{
+		check: func(req *maxRecordReq) error {
+			if req.MaxRecordSizeInKiB == nil {
+				return nullErr("maxRecordSizeInKiB")
+			}
+			return validMaxRecordKiB(*req.MaxRecordSizeInKiB)
+		},
+		decide: func(_ *stream, _ int64, req *maxRecordReq) (ctlEvent, error) {
+			return ctlEvent{T: evMaxRecord, N: *req.MaxRecordSizeInKiB}, nil
+		},
+	})
 }
 
 // --- UpdateStreamMode ---
@@ -542,35 +516,24 @@ type updateModeReq struct {
 }
 
 func (e *Engine) updateStreamMode(_ context.Context, body []byte) ([]byte, error) {
-	var req updateModeReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	if req.StreamModeDetails == nil {
-		return nil, nullErr("streamModeDetails")
-	}
-	mode := req.StreamModeDetails.StreamMode
-	if mode != modeProvisioned && mode != modeOnDemand {
-		return nil, errf(awsproto.Validation, "1 validation error detected: Value '%s' at 'streamModeDetails.streamMode' failed to satisfy constraint: Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]", mode)
-	}
-	s, err := e.lookupReq(req.StreamName, req.StreamARN)
-	if err != nil {
-		return nil, err
-	}
-	now := e.nowMs()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := e.requireActive(s, now); err != nil {
-		return nil, err
-	}
-	if s.mode == mode {
-		return nil, errf(awsproto.InvalidArgument, "Stream %s under account %s is already in %s mode.", s.name, e.opts.AccountID, mode)
-	}
-	ev := ctlEvent{T: evMode, Stream: s.name, Created: s.created, At: now, Mode: mode}
-	pos := e.logCtl(&ev)
-	s.mode = mode
-	s.pendingStatus, s.pendingUntil = statusUpdating, now+e.delayMs
-	return []byte("{}"), e.commit(pos)
+	return changeStream(e, body, streamChange[updateModeReq]{
+		check: func(req *updateModeReq) error {
+			if req.StreamModeDetails == nil {
+				return nullErr("streamModeDetails")
+			}
+			if mode := req.StreamModeDetails.StreamMode; mode != modeProvisioned && mode != modeOnDemand {
+				return errf(awsproto.Validation, "1 validation error detected: Value '%s' at 'streamModeDetails.streamMode' failed to satisfy constraint: Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]", mode)
+			}
+			return nil
+		},
+		decide: func(s *stream, _ int64, req *updateModeReq) (ctlEvent, error) {
+			mode := req.StreamModeDetails.StreamMode
+			if s.mode == mode {
+				return ctlEvent{}, errf(awsproto.InvalidArgument, "Stream %s under account %s is already in %s mode.", s.name, e.opts.AccountID, mode)
+			}
+			return ctlEvent{T: evMode, Mode: mode}, nil
+		},
+	})
 }
 
 // --- DescribeLimits ---

@@ -3,6 +3,7 @@ package streams_test
 import (
 	"fmt"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -112,7 +113,13 @@ func TestListStreamsPagination(t *testing.T) {
 	wantCode(t, err, "InvalidArgumentException")
 }
 
+// TestStateDelay runs in a synctest bubble: the checks between a change and StateDelay's end must
+// not depend on how fast a loaded machine answers (it failed on one when run in real time).
 func TestStateDelay(t *testing.T) {
+	synctest.Test(t, testStateDelay)
+}
+
+func testStateDelay(t *testing.T) {
 	c, _ := newClient(t, kinesislocal.Options{StateDelay: 100 * time.Millisecond})
 	ctx := ctxT(t)
 	createStream(t, c, "slow", 1)

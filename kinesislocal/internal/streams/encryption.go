@@ -74,30 +74,15 @@ func (e *Engine) stopEncryption(_ context.Context, body []byte) ([]byte, error) 
 // changeEncryption starts or stops server-side encryption: the stream is UPDATING for the state
 // delay, and reports the new EncryptionType and KeyId at once.
 func (e *Engine) changeEncryption(body []byte, start bool) ([]byte, error) {
-	var req encryptionReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	if err := validEncryption(&req); err != nil {
-		return nil, err
-	}
-	s, err := e.lookupReq(req.StreamName, req.StreamARN)
-	if err != nil {
-		return nil, err
-	}
-	now := e.nowMs()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := e.requireActive(s, now); err != nil {
-		return nil, err
-	}
-	ev := ctlEvent{T: evEncryption, Stream: s.name, Created: s.created, At: now}
-	if start {
-		ev.Mode, ev.Key = encKMS, *req.KeyId
-	}
-	pos := e.logCtl(&ev)
-	e.applyEncryption(s, &ev)
-	return []byte("{}"), e.commit(pos)
+	return changeStream(e, body, streamChange[encryptionReq]{
+		check: validEncryption,
+		decide: func(_ *stream, _ int64, req *encryptionReq) (ctlEvent, error) {
+			if start {
+				return ctlEvent{T: evEncryption, Mode: encKMS, Key: *req.KeyId}, nil
+			}
+			return ctlEvent{T: evEncryption}, nil
+		},
+	})
 }
 
 // applyEncryption sets the stream's encryption from an evEncryption event (Mode "" or NONE:

@@ -77,6 +77,9 @@ type Engine struct {
 
 	afterGap bool // replay (New only): a gap left by Repair has been seen
 	gapDrops int  // replay (New only): frames skipped after a gap
+
+	placeholders map[*stream]bool // replay (New only): streams recreated from their records
+	orphans      []orphanShard    // replay (New only): shards recreated from their records
 }
 
 // New returns an engine, loading state from opts.DataDir if set. It starts no goroutines.

@@ -48,36 +48,24 @@ func expandMetrics(names []string) ([]string, error) {
 }
 
 func (e *Engine) changeMonitoring(body []byte, enable bool) ([]byte, error) {
-	var req monitoringReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	metrics, err := expandMetrics(req.ShardLevelMetrics)
-	if err != nil {
-		return nil, err
-	}
-	s, err := e.lookupReq(req.StreamName, req.StreamARN)
-	if err != nil {
-		return nil, err
-	}
-	now := e.nowMs()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := e.requireActive(s, now); err != nil {
-		return nil, err
-	}
-	current := s.monitoringList()
-	ev := ctlEvent{T: evMonitoring, Stream: s.name, Created: s.created, At: now, Keys: metrics}
-	if !enable {
-		ev.T = evNoMonitoring
-	}
-	pos := e.logCtl(&ev)
-	s.applyMonitoring(metrics, enable)
-	if err := e.commit(pos); err != nil {
-		return nil, err
-	}
-	return marshal(map[string]any{"StreamName": s.name, "StreamARN": s.arn,
-		"CurrentShardLevelMetrics": current, "DesiredShardLevelMetrics": s.monitoringList()})
+	var metrics, current []string
+	return changeStream(e, body, streamChange[monitoringReq]{
+		check: func(req *monitoringReq) (err error) {
+			metrics, err = expandMetrics(req.ShardLevelMetrics)
+			return err
+		},
+		decide: func(s *stream, _ int64, _ *monitoringReq) (ctlEvent, error) {
+			current = s.monitoringList()
+			if enable {
+				return ctlEvent{T: evMonitoring, Keys: metrics}, nil
+			}
+			return ctlEvent{T: evNoMonitoring, Keys: metrics}, nil
+		},
+		reply: func(s *stream, _ *monitoringReq, _ *ctlEvent) ([]byte, error) {
+			return marshal(map[string]any{"StreamName": s.name, "StreamARN": s.arn,
+				"CurrentShardLevelMetrics": current, "DesiredShardLevelMetrics": s.monitoringList()})
+		},
+	})
 }
 
 // applyMonitoring turns metrics on or off. Callers hold s.mu for writing.

@@ -99,57 +99,43 @@ type splitReq struct {
 }
 
 func (e *Engine) splitShard(_ context.Context, body []byte) ([]byte, error) {
-	var req splitReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	if req.ShardToSplit == nil || req.NewStartingHashKey == nil {
-		return nil, errf(awsproto.Validation, "1 validation error detected: ShardToSplit and NewStartingHashKey must not be null")
-	}
-	if err := validName("shardToSplit", *req.ShardToSplit); err != nil {
-		return nil, err
-	}
-	if !hashKeyPattern.MatchString(*req.NewStartingHashKey) {
-		return nil, errf(awsproto.Validation, "1 validation error detected: Value '%s' at 'newStartingHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})", *req.NewStartingHashKey)
-	}
-	key, ok := parseU128(*req.NewStartingHashKey)
-	if !ok {
-		return nil, errf(awsproto.InvalidArgument, "NewStartingHashKey %s is outside the hash key range [0, 2^128-1].", *req.NewStartingHashKey)
-	}
-	s, err := e.lookupReq(req.StreamName, req.StreamARN)
-	if err != nil {
-		return nil, err
-	}
-	now := e.nowMs()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sh, err := e.reshardable(s, now, *req.ShardToSplit)
-	if err != nil {
-		return nil, err
-	}
-	if key.cmp(sh.start.add1()) <= 0 || key.cmp(sh.end) >= 0 {
-		return nil, errf(awsproto.InvalidArgument, "NewStartingHashKey %s used in SplitShard() on shard %s in stream %s under account %s is not both greater than one plus the shard's StartingHashKey %s and less than the shard's EndingHashKey %s.", *req.NewStartingHashKey, sh.id, s.name, e.opts.AccountID, sh.start, sh.end)
-	}
-	if err := e.checkShardLimit(1); err != nil {
-		return nil, err
-	}
-	ev := ctlEvent{T: evSplit, Stream: s.name, Created: s.created, At: now, Shard: sh.idx, Key: key.String()}
-	pos := e.logCtl(&ev)
-	s.applySplit(sh, key, now)
-	s.rebuildOpen()
-	s.pendingStatus, s.pendingUntil = statusUpdating, now+e.delayMs
-	return []byte("{}"), e.commit(pos)
+	var key u128
+	return changeStream(e, body, streamChange[splitReq]{
+		check: func(req *splitReq) error {
+			if req.ShardToSplit == nil || req.NewStartingHashKey == nil {
+				return errf(awsproto.Validation, "1 validation error detected: ShardToSplit and NewStartingHashKey must not be null")
+			}
+			if err := validName("shardToSplit", *req.ShardToSplit); err != nil {
+				return err
+			}
+			if !hashKeyPattern.MatchString(*req.NewStartingHashKey) {
+				return errf(awsproto.Validation, "1 validation error detected: Value '%s' at 'newStartingHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})", *req.NewStartingHashKey)
+			}
+			var ok bool
+			if key, ok = parseU128(*req.NewStartingHashKey); !ok {
+				return errf(awsproto.InvalidArgument, "NewStartingHashKey %s is outside the hash key range [0, 2^128-1].", *req.NewStartingHashKey)
+			}
+			return nil
+		},
+		provisionedOnly: true,
+		decide: func(s *stream, now int64, req *splitReq) (ctlEvent, error) {
+			sh, err := e.reshardable(s, now, *req.ShardToSplit)
+			if err != nil {
+				return ctlEvent{}, err
+			}
+			if key.cmp(sh.start.add1()) <= 0 || key.cmp(sh.end) >= 0 {
+				return ctlEvent{}, errf(awsproto.InvalidArgument, "NewStartingHashKey %s used in SplitShard() on shard %s in stream %s under account %s is not both greater than one plus the shard's StartingHashKey %s and less than the shard's EndingHashKey %s.", *req.NewStartingHashKey, sh.id, s.name, e.opts.AccountID, sh.start, sh.end)
+			}
+			if err := e.checkShardLimit(1); err != nil {
+				return ctlEvent{}, err
+			}
+			return ctlEvent{T: evSplit, Shard: sh.idx, Key: key.String()}, nil
+		},
+	})
 }
 
-// reshardable checks that s may be resharded now and that id names one of its open shards.
-// Callers hold s.mu.
+// reshardable checks that id names an open shard of s. Callers hold s.mu.
 func (e *Engine) reshardable(s *stream, now int64, id string) (*shard, error) {
-	if s.mode == modeOnDemand {
-		return nil, errf(awsproto.Validation, "This operation is not permitted on stream %s under account %s because it is in ON_DEMAND mode.", s.name, e.opts.AccountID)
-	}
-	if err := e.requireActive(s, now); err != nil {
-		return nil, err
-	}
 	sh := s.shardByID(id)
 	if sh == nil || s.expired(sh, now) {
 		return nil, e.shardNotFound(s, id)
@@ -176,43 +162,32 @@ type mergeReq struct {
 }
 
 func (e *Engine) mergeShards(_ context.Context, body []byte) ([]byte, error) {
-	var req mergeReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	if req.ShardToMerge == nil || req.AdjacentShardToMerge == nil {
-		return nil, errf(awsproto.Validation, "1 validation error detected: ShardToMerge and AdjacentShardToMerge must not be null")
-	}
-	if err := validName("shardToMerge", *req.ShardToMerge); err != nil {
-		return nil, err
-	}
-	if err := validName("adjacentShardToMerge", *req.AdjacentShardToMerge); err != nil {
-		return nil, err
-	}
-	s, err := e.lookupReq(req.StreamName, req.StreamARN)
-	if err != nil {
-		return nil, err
-	}
-	now := e.nowMs()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, err := e.reshardable(s, now, *req.ShardToMerge)
-	if err != nil {
-		return nil, err
-	}
-	b, err := e.reshardable(s, now, *req.AdjacentShardToMerge)
-	if err != nil {
-		return nil, err
-	}
-	if a == b || !(adjacent(a, b) || adjacent(b, a)) {
-		return nil, errf(awsproto.InvalidArgument, "Shards %s and %s in stream %s under account %s are not an adjacent pair of shards eligible for merging", a.id, b.id, s.name, e.opts.AccountID)
-	}
-	ev := ctlEvent{T: evMerge, Stream: s.name, Created: s.created, At: now, Shard: a.idx, Shard2: b.idx}
-	pos := e.logCtl(&ev)
-	s.applyMerge(a, b, now)
-	s.rebuildOpen()
-	s.pendingStatus, s.pendingUntil = statusUpdating, now+e.delayMs
-	return []byte("{}"), e.commit(pos)
+	return changeStream(e, body, streamChange[mergeReq]{
+		check: func(req *mergeReq) error {
+			if req.ShardToMerge == nil || req.AdjacentShardToMerge == nil {
+				return errf(awsproto.Validation, "1 validation error detected: ShardToMerge and AdjacentShardToMerge must not be null")
+			}
+			if err := validName("shardToMerge", *req.ShardToMerge); err != nil {
+				return err
+			}
+			return validName("adjacentShardToMerge", *req.AdjacentShardToMerge)
+		},
+		provisionedOnly: true,
+		decide: func(s *stream, now int64, req *mergeReq) (ctlEvent, error) {
+			a, err := e.reshardable(s, now, *req.ShardToMerge)
+			if err != nil {
+				return ctlEvent{}, err
+			}
+			b, err := e.reshardable(s, now, *req.AdjacentShardToMerge)
+			if err != nil {
+				return ctlEvent{}, err
+			}
+			if a == b || !(adjacent(a, b) || adjacent(b, a)) {
+				return ctlEvent{}, errf(awsproto.InvalidArgument, "Shards %s and %s in stream %s under account %s are not an adjacent pair of shards eligible for merging", a.id, b.id, s.name, e.opts.AccountID)
+			}
+			return ctlEvent{T: evMerge, Shard: a.idx, Shard2: b.idx}, nil
+		},
+	})
 }
 
 // --- UpdateShardCount ---
@@ -226,67 +201,54 @@ type updateShardCountReq struct {
 const scaleWindowMs = 24 * 3600_000
 
 func (e *Engine) updateShardCount(_ context.Context, body []byte) ([]byte, error) {
-	var req updateShardCountReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	if req.TargetShardCount == nil || req.ScalingType == nil {
-		return nil, errf(awsproto.Validation, "1 validation error detected: TargetShardCount and ScalingType must not be null")
-	}
-	if *req.ScalingType != "UNIFORM_SCALING" {
-		return nil, errf(awsproto.Validation, "1 validation error detected: Value '%s' at 'scalingType' failed to satisfy constraint: Member must satisfy enum value set: [UNIFORM_SCALING]", *req.ScalingType)
-	}
-	target := *req.TargetShardCount
-	if target < 1 || target > 100000 {
-		return nil, errf(awsproto.Validation, "1 validation error detected: Value '%d' at 'targetShardCount' failed to satisfy constraint: Member must have value between 1 and 100000", target)
-	}
-	s, err := e.lookupReq(req.StreamName, req.StreamARN)
-	if err != nil {
-		return nil, err
-	}
-	now := e.nowMs()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.mode == modeOnDemand {
-		return nil, errf(awsproto.Validation, "This operation is not permitted on stream %s under account %s because it is in ON_DEMAND mode.", s.name, e.opts.AccountID)
-	}
-	if err := e.requireActive(s, now); err != nil {
-		return nil, err
-	}
-	cur := len(s.open)
-	if target > 2*cur {
-		return nil, errf(awsproto.LimitExceeded, "UpdateShardCount cannot scale up over double your current open shard count. Current open shard count: %d Target shard count: %d", cur, target)
-	}
-	if 2*target < cur {
-		return nil, errf(awsproto.LimitExceeded, "UpdateShardCount cannot scale down below half your current open shard count. Current open shard count: %d Target shard count: %d", cur, target)
-	}
-	if target > 10000 {
-		return nil, errf(awsproto.LimitExceeded, "UpdateShardCount cannot scale a stream above 10000 shards.")
-	}
-	recent := s.scaleOps[:0]
-	for _, t := range s.scaleOps {
-		if now-t < scaleWindowMs {
-			recent = append(recent, t)
-		}
-	}
-	s.scaleOps = recent
-	if len(recent) >= 10 {
-		return nil, errf(awsproto.LimitExceeded, "Stream %s under account %s has already been scaled 10 times in the last 24 hours.", s.name, e.opts.AccountID)
-	}
-	if target > cur {
-		if err := e.checkShardLimit(target - cur); err != nil {
-			return nil, err
-		}
-	}
-	ev := ctlEvent{T: evScale, Stream: s.name, Created: s.created, At: now, N: target}
-	pos := e.logCtl(&ev)
-	s.applyScale(target, now)
-	s.scaleOps = append(s.scaleOps, now)
-	s.pendingStatus, s.pendingUntil = statusUpdating, now+e.delayMs
-	if err := e.commit(pos); err != nil {
-		return nil, err
-	}
-	return marshal(map[string]any{"StreamName": s.name, "StreamARN": s.arn, "CurrentShardCount": cur, "TargetShardCount": target})
+	var cur int
+	return changeStream(e, body, streamChange[updateShardCountReq]{
+		check: func(req *updateShardCountReq) error {
+			if req.TargetShardCount == nil || req.ScalingType == nil {
+				return errf(awsproto.Validation, "1 validation error detected: TargetShardCount and ScalingType must not be null")
+			}
+			if *req.ScalingType != "UNIFORM_SCALING" {
+				return errf(awsproto.Validation, "1 validation error detected: Value '%s' at 'scalingType' failed to satisfy constraint: Member must satisfy enum value set: [UNIFORM_SCALING]", *req.ScalingType)
+			}
+			if target := *req.TargetShardCount; target < 1 || target > 100000 {
+				return errf(awsproto.Validation, "1 validation error detected: Value '%d' at 'targetShardCount' failed to satisfy constraint: Member must have value between 1 and 100000", target)
+			}
+			return nil
+		},
+		provisionedOnly: true,
+		decide: func(s *stream, now int64, req *updateShardCountReq) (ctlEvent, error) {
+			target := *req.TargetShardCount
+			cur = len(s.open)
+			if target > 2*cur {
+				return ctlEvent{}, errf(awsproto.LimitExceeded, "UpdateShardCount cannot scale up over double your current open shard count. Current open shard count: %d Target shard count: %d", cur, target)
+			}
+			if 2*target < cur {
+				return ctlEvent{}, errf(awsproto.LimitExceeded, "UpdateShardCount cannot scale down below half your current open shard count. Current open shard count: %d Target shard count: %d", cur, target)
+			}
+			if target > 10000 {
+				return ctlEvent{}, errf(awsproto.LimitExceeded, "UpdateShardCount cannot scale a stream above 10000 shards.")
+			}
+			recent := s.scaleOps[:0] // bookkeeping: forget scalings older than the window
+			for _, t := range s.scaleOps {
+				if now-t < scaleWindowMs {
+					recent = append(recent, t)
+				}
+			}
+			s.scaleOps = recent
+			if len(recent) >= 10 {
+				return ctlEvent{}, errf(awsproto.LimitExceeded, "Stream %s under account %s has already been scaled 10 times in the last 24 hours.", s.name, e.opts.AccountID)
+			}
+			if target > cur {
+				if err := e.checkShardLimit(target - cur); err != nil {
+					return ctlEvent{}, err
+				}
+			}
+			return ctlEvent{T: evScale, N: target}, nil
+		},
+		reply: func(s *stream, req *updateShardCountReq, _ *ctlEvent) ([]byte, error) {
+			return marshal(map[string]any{"StreamName": s.name, "StreamARN": s.arn, "CurrentShardCount": cur, "TargetShardCount": *req.TargetShardCount})
+		},
+	})
 }
 
 // adjacent reports whether b's range starts right after a's.

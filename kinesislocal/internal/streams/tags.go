@@ -31,41 +31,26 @@ type addTagsReq struct {
 }
 
 func (e *Engine) addTags(_ context.Context, body []byte) ([]byte, error) {
-	var req addTagsReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	if len(req.Tags) == 0 {
-		return nil, errf(awsproto.Validation, "1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must have length greater than or equal to 1")
-	}
-	if err := validTags(req.Tags, 200); err != nil {
-		return nil, err
-	}
-	s, err := e.lookupReq(req.StreamName, req.StreamARN)
-	if err != nil {
-		return nil, err
-	}
-	now := e.nowMs()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := e.requireActive(s, now); err != nil {
-		return nil, err
-	}
-	n := len(s.tags)
-	for k := range req.Tags {
-		if _, ok := s.tags[k]; !ok {
-			n++
-		}
-	}
-	if n > 50 {
-		return nil, errf(awsproto.InvalidArgument, "Failed to add tags to stream %s under account %s because a given stream cannot have more than 50 tags associated with it.", s.name, e.opts.AccountID)
-	}
-	ev := ctlEvent{T: evTags, Stream: s.name, Created: s.created, At: now, Tags: req.Tags}
-	pos := e.logCtl(&ev)
-	for k, v := range req.Tags {
-		s.tags[k] = v
-	}
-	return []byte("{}"), e.commit(pos)
+	return changeStream(e, body, streamChange[addTagsReq]{
+		check: func(req *addTagsReq) error {
+			if len(req.Tags) == 0 {
+				return errf(awsproto.Validation, "1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must have length greater than or equal to 1")
+			}
+			return validTags(req.Tags, 200)
+		},
+		decide: func(s *stream, _ int64, req *addTagsReq) (ctlEvent, error) {
+			n := len(s.tags)
+			for k := range req.Tags {
+				if _, ok := s.tags[k]; !ok {
+					n++
+				}
+			}
+			if n > 50 {
+				return ctlEvent{}, errf(awsproto.InvalidArgument, "Failed to add tags to stream %s under account %s because a given stream cannot have more than 50 tags associated with it.", s.name, e.opts.AccountID)
+			}
+			return ctlEvent{T: evTags, Tags: req.Tags}, nil
+		},
+	})
 }
 
 type removeTagsReq struct {
@@ -74,34 +59,22 @@ type removeTagsReq struct {
 }
 
 func (e *Engine) removeTags(_ context.Context, body []byte) ([]byte, error) {
-	var req removeTagsReq
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	if len(req.TagKeys) < 1 || len(req.TagKeys) > 50 {
-		return nil, errf(awsproto.Validation, "1 validation error detected: Value at 'tagKeys' failed to satisfy constraint: Member must have length between 1 and 50")
-	}
-	for _, k := range req.TagKeys {
-		if n := utf8.RuneCountInString(k); n < 1 || n > 128 {
-			return nil, errf(awsproto.Validation, "1 validation error detected: Value '%s' at 'tagKeys' failed to satisfy constraint: Member must have length between 1 and 128", k)
-		}
-	}
-	s, err := e.lookupReq(req.StreamName, req.StreamARN)
-	if err != nil {
-		return nil, err
-	}
-	now := e.nowMs()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := e.requireActive(s, now); err != nil {
-		return nil, err
-	}
-	ev := ctlEvent{T: evUntag, Stream: s.name, Created: s.created, At: now, Keys: req.TagKeys}
-	pos := e.logCtl(&ev)
-	for _, k := range req.TagKeys {
-		delete(s.tags, k)
-	}
-	return []byte("{}"), e.commit(pos)
+	return changeStream(e, body, streamChange[removeTagsReq]{
+		check: func(req *removeTagsReq) error {
+			if len(req.TagKeys) < 1 || len(req.TagKeys) > 50 {
+				return errf(awsproto.Validation, "1 validation error detected: Value at 'tagKeys' failed to satisfy constraint: Member must have length between 1 and 50")
+			}
+			for _, k := range req.TagKeys {
+				if n := utf8.RuneCountInString(k); n < 1 || n > 128 {
+					return errf(awsproto.Validation, "1 validation error detected: Value '%s' at 'tagKeys' failed to satisfy constraint: Member must have length between 1 and 128", k)
+				}
+			}
+			return nil
+		},
+		decide: func(_ *stream, _ int64, req *removeTagsReq) (ctlEvent, error) {
+			return ctlEvent{T: evUntag, Keys: req.TagKeys}, nil
+		},
+	})
 }
 
 type listTagsReq struct {

@@ -60,6 +60,17 @@ func (e *Engine) openWAL(dir string, compactThreshold int64) (*dataLog, error) {
 		}
 		return nil, err
 	}
+	for _, o := range e.orphans {
+		o.sh.closedAt = max(o.sh.log.last, o.sh.created) + 1
+		e.opts.Logger.Warn("streams: a repaired log held records of a shard whose reshard was moved aside; kept them in a closed shard covering the whole hash range",
+			"file", l.Path(), "stream", o.s.name, "shard", o.sh.id, "records", o.sh.log.next-o.sh.log.trimIx)
+	}
+	e.orphans = nil
+	for s := range e.placeholders {
+		e.opts.Logger.Warn("streams: a repaired log held records of a stream whose creation was moved aside; recreated it from them with evenly split shards, default retention and no tags",
+			"file", l.Path(), "stream", s.name, "shards", len(s.shards))
+	}
+	e.placeholders = nil
 	if e.gapDrops > 0 {
 		e.opts.Logger.Warn("streams: a repaired log lacks the records and changes that were moved aside; changes that depended on them were skipped",
 			"file", l.Path(), "skipped_frames", e.gapDrops)
@@ -218,55 +229,7 @@ func (e *Engine) replayCtl(ev *ctlEvent) error {
 	if s == nil || s.created != ev.Created {
 		return nil // a change to a stream that was deleted later
 	}
-	switch ev.T {
-	case evSplit:
-		key, ok := parseU128(ev.Key)
-		if !ok || ev.Shard >= len(s.shards) {
-			return errCorrupt
-		}
-		s.applySplit(s.shards[ev.Shard], key, ev.At)
-		s.rebuildOpen()
-		s.pendingStatus, s.pendingUntil = statusUpdating, ev.At+e.delayMs
-	case evMerge:
-		if ev.Shard >= len(s.shards) || ev.Shard2 >= len(s.shards) {
-			return errCorrupt
-		}
-		s.applyMerge(s.shards[ev.Shard], s.shards[ev.Shard2], ev.At)
-		s.rebuildOpen()
-		s.pendingStatus, s.pendingUntil = statusUpdating, ev.At+e.delayMs
-	case evScale:
-		s.applyScale(ev.N, ev.At)
-		s.scaleOps = append(s.scaleOps, ev.At)
-		s.pendingStatus, s.pendingUntil = statusUpdating, ev.At+e.delayMs
-	case evRetention:
-		s.retentionHours = ev.N
-	case evMaxRecord:
-		s.maxRecordKiB = ev.N
-	case evMonitoring, evNoMonitoring:
-		s.applyMonitoring(ev.Keys, ev.T == evMonitoring)
-	case evEncryption:
-		e.applyEncryption(s, ev)
-	case evMode:
-		s.mode = ev.Mode
-		s.pendingStatus, s.pendingUntil = statusUpdating, ev.At+e.delayMs
-	case evTags:
-		for k, v := range ev.Tags {
-			s.tags[k] = v
-		}
-	case evUntag:
-		for _, k := range ev.Keys {
-			delete(s.tags, k)
-		}
-	case evRegister:
-		e.applyRegister(s, ev)
-	case evDeregister:
-		if c := s.consumers[ev.Name]; c != nil {
-			c.deletingAt = ev.At
-		}
-	default:
-		return fmt.Errorf("unknown event %q", ev.T)
-	}
-	return nil
+	return e.applyStreamEvent(s, ev)
 }
 
 func (e *Engine) replayRecords(p []byte) error {
@@ -286,10 +249,21 @@ func (e *Engine) replayRecords(p []byte) error {
 	q = q[24:]
 	s := e.streams[name]
 	if s == nil && e.afterGap {
-		return fmt.Errorf("records of stream %s, whose creation is not in the log", name)
+		s = e.placeholder(name, created)
 	}
 	if s == nil || s.created != created {
 		return nil // a stream deleted later
+	}
+	if idx >= len(s.shards) && e.placeholders[s] {
+		e.growPlaceholder(s, idx+1)
+	}
+	for idx >= len(s.shards) && e.afterGap {
+		// The reshard that created this shard was moved aside: keep its records in a closed
+		// shard (closed after its last record once replay ends; openWAL does that).
+		sh := newShard(len(s.shards), u128{}, maxU128, s.created)
+		sh.closedAt = s.created
+		s.shards = append(s.shards, sh)
+		e.orphans = append(e.orphans, orphanShard{s, sh})
 	}
 	if idx >= len(s.shards) {
 		return errCorrupt
@@ -346,4 +320,38 @@ func describeFrame(kind byte, p []byte) string {
 		return fmt.Sprintf("the snapshot of stream %q (%d shards)", snap.Name, len(snap.Shards))
 	}
 	return ""
+}
+
+// placeholder recreates, during replay of a repaired log, a stream whose creation was moved
+// aside with the damaged bytes, so that its intact records are kept: provisioned, with as many
+// evenly split shards as its records name, default retention and no tags. New logs a warning
+// naming it.
+func (e *Engine) placeholder(name string, created int64) *stream {
+	e.applyCreate(&ctlEvent{T: evCreate, Stream: name, At: created, N: 1, Mode: modeProvisioned})
+	s := e.streams[name]
+	s.pendingStatus, s.pendingUntil = "", 0
+	if e.placeholders == nil {
+		e.placeholders = map[*stream]bool{}
+	}
+	e.placeholders[s] = true
+	return s
+}
+
+// growPlaceholder gives a placeholder stream n evenly split shards, keeping the records of
+// those it has (their hash ranges were a guess).
+func (e *Engine) growPlaceholder(s *stream, n int) {
+	for i, r := range evenRanges(n) {
+		if i < len(s.shards) {
+			s.shards[i].start, s.shards[i].end = r[0], r[1]
+		} else {
+			s.shards = append(s.shards, newShard(i, r[0], r[1], s.created))
+		}
+	}
+	s.rebuildOpen()
+}
+
+// orphanShard is a shard recreated closed during replay of a repaired log.
+type orphanShard struct {
+	s  *stream
+	sh *shard
 }

@@ -64,6 +64,7 @@ type FS struct {
 	syncs   int
 	hit     bool
 	crashed bool
+	flipAt  int64 // file offset of the flipped byte
 }
 
 // New returns an FS that injects fault into the files whose names match.
@@ -76,6 +77,23 @@ func (fs *FS) Counts() (writes, syncs int) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	return fs.writes, fs.syncs
+}
+
+// FlipOffset returns the file offset of the byte a BitFlip changed, or -1.
+func (fs *FS) FlipOffset() int64 {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if !fs.hit || fs.fault.Kind != BitFlip {
+		return -1
+	}
+	return fs.flipAt
+}
+
+// Crashed reports whether a TornWrite has "killed the process".
+func (fs *FS) Crashed() bool {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.crashed
 }
 
 // Hit reports whether the fault has fired.
@@ -154,7 +172,15 @@ func (f *file) Write(p []byte) (int, error) {
 	switch fs.fault.Kind {
 	case BitFlip:
 		q := append([]byte(nil), p...)
-		q[(i*7919)%len(q)] ^= 1 << (i % 8)
+		j := (i * 7919) % len(q)
+		q[j] ^= 1 << (i % 8)
+		pos, err := f.File.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return 0, err
+		}
+		fs.mu.Lock()
+		fs.flipAt = pos + int64(j)
+		fs.mu.Unlock()
 		return f.File.Write(q)
 	case TornWrite:
 		n, _ := f.File.Write(p[:len(p)/2])
