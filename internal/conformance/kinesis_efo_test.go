@@ -79,10 +79,6 @@ func caseStreamConsumers(t *testing.T, tg *target) {
 	if !sameStrings(names, []string{"c1", "c2"}) {
 		t.Errorf("ListStreamConsumers: %v, want [c1 c2]", names)
 	}
-	// A stream with consumers is only deleted with EnforceConsumerDeletion.
-	_, err = kc.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: aws.String(name)})
-	wantCode(t, err, "ResourceInUseException", "DeleteStream of a stream with consumers")
-
 	_, err = kc.DeregisterStreamConsumer(ctx, &kinesis.DeregisterStreamConsumerInput{ConsumerARN: carn})
 	must(t, err, "DeregisterStreamConsumer")
 	err = eventually(ctx, "consumer c1 gone", func() (bool, error) {
@@ -95,6 +91,27 @@ func caseStreamConsumers(t *testing.T, tg *target) {
 	must(t, err, "wait")
 	_, err = kc.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{StreamARN: arn, ConsumerName: aws.String("nobody")})
 	wantCode(t, err, "ResourceNotFoundException", "DescribeStreamConsumer of a missing consumer")
+
+	// A stream with consumers (c2) is only deleted with EnforceConsumerDeletion. Checked last: on
+	// a target that removes the stream after refusing (a declared deviation) nothing follows.
+	_, err = kc.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: aws.String(name)})
+	wantCode(t, err, "ResourceInUseException", "DeleteStream of a stream with consumers")
+	if tg.deviates(t, "refused-delete-removes-stream") {
+		err = eventually(ctx, "stream "+name+" removed after the refused DeleteStream", func() (bool, error) {
+			_, err := kc.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(name)})
+			if apiCode(err) == "ResourceNotFoundException" {
+				return true, nil
+			}
+			return false, err
+		})
+		must(t, err, "wait")
+		return
+	}
+	c2, err := kc.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{StreamARN: arn, ConsumerName: aws.String("c2")})
+	must(t, err, "DescribeStreamConsumer c2 after the refused DeleteStream")
+	if st := c2.ConsumerDescription.ConsumerStatus; st != types.ConsumerStatusActive {
+		t.Errorf("consumer c2 after the refused DeleteStream: %s, want ACTIVE", st)
+	}
 }
 
 // caseSubscribeToShard: records put before and after subscribing arrive through the SDK's event
