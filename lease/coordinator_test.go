@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -135,25 +136,35 @@ func TestSelfFencingMargin(t *testing.T) {
 	})
 }
 
-// A heartbeat counts when it answers before the current fence, however slow: 1.5 s heartbeats
-// keep the worker live (before issue 10's defect 6 fix, anything over 800 ms did not count);
-// heartbeats slower than LeaseDuration - SafetyMargin can never count.
+// A heartbeat counts when it answers before the current fence, however slow: heartbeats whose
+// latency grows over 10 s to 1.5 s, 2 s, even 2.3 s keep the worker live (before issue 10's
+// defect 6 fix anything over 800 ms did not count): the slower the answers, the more often it
+// sends (pipelined). Heartbeats slower than LeaseDuration - SafetyMargin can never count.
 func TestSlowHeartbeats(t *testing.T) {
 	for _, tt := range []struct {
 		delay  time.Duration
 		fenced bool
-	}{{700 * time.Millisecond, false}, {1500 * time.Millisecond, false}, {2700 * time.Millisecond, true}} {
+	}{{700 * time.Millisecond, false}, {1500 * time.Millisecond, false}, {2 * time.Second, false}, {2300 * time.Millisecond, false}, {2700 * time.Millisecond, true}} {
 		synctest.Test(t, func(t *testing.T) {
 			mem := memlease.New()
 			createLeases(t, mem, lease.Lease{Key: "k"})
 			fa := leasetest.NewFaulty(mem)
-			a := startSingle(t, lease.Config{Store: fa, WorkerID: "a"})
+			var fences atomic.Int64
+			a := startSingle(t, lease.Config{Store: fa, WorkerID: "a", Hooks: lease.Hooks{Fenced: func() { fences.Add(1) }}})
 			cl := recv(t, a.claims, 10*time.Second)
-			fa.Set(leasetest.Rule{Op: "Heartbeat", Delay: tt.delay})
-			time.Sleep(10 * time.Second)
-			if got := cl.Context().Err() != nil; got != tt.fenced {
-				t.Fatalf("heartbeats taking %v: fenced=%v, want %v", tt.delay, got, tt.fenced)
+			start := time.Now()
+			ramp := func() time.Duration { // 0 -> delay over 10 s, then delay
+				return min(tt.delay, time.Duration(float64(tt.delay)*float64(time.Since(start))/float64(10*time.Second)))
 			}
+			fa.Set(leasetest.Rule{Op: "Heartbeat", Latency: ramp})
+			time.Sleep(30 * time.Second)
+			if got := fences.Load() > 0; got != tt.fenced {
+				t.Fatalf("heartbeats taking up to %v: fenced %d times, want fenced=%v", tt.delay, fences.Load(), tt.fenced)
+			}
+			if !tt.fenced && cl.Context().Err() != nil {
+				t.Fatalf("claim ended: %v", context.Cause(cl.Context()))
+			}
+			fa.Set()
 		})
 	}
 }

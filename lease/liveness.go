@@ -18,9 +18,10 @@ import (
 // arrives while the chain lives. At validUntil the fencer cancels the chain's epoch context with
 // ErrLeaseLost, which cancels every claim derived from it.
 //
-// Sending: one heartbeat every HeartbeatInterval (measured between sends); a failed one is
-// retried at once, then with a short backoff; a heartbeat still unanswered when the next is due
-// does not delay it (up to maxInFlight at once), so one stuck request cannot starve the chain.
+// Sending: one heartbeat every HeartbeatInterval (measured between sends), more often when
+// answers are slow (see interval); a failed one is retried at once, then with a short backoff; a
+// heartbeat still unanswered when the next is due does not delay it (up to maxInFlight at once),
+// so one stuck request cannot starve the chain.
 // Each attempt gives up at s + HeartbeatTimeout (default LeaseDuration - SafetyMargin: an answer
 // after that could not count anyway).
 //
@@ -45,8 +46,9 @@ type liveness struct {
 	dup    chan string   // another instance heartbeats under this worker id (its instance id)
 }
 
-// maxInFlight bounds concurrent heartbeat attempts.
-const maxInFlight = 2
+// maxInFlight bounds concurrent heartbeat attempts (reached only when the store is slow: the
+// interval shrinks then, see interval).
+const maxInFlight = 32
 
 // beat is a successful heartbeat; started reports that it started a new chain (the worker
 // became live).
@@ -124,6 +126,22 @@ func (l *liveness) atRisk(at time.Time) bool {
 	return l.validUntil.IsZero() || l.validUntil.Sub(at) < l.cfg.HeartbeatInterval/2
 }
 
+// interval is the time between heartbeat sends given est, the recent heartbeat latency (the
+// largest of the last few answers): HeartbeatInterval while answers are quick (est at most
+// (LD-SM-HeartbeatInterval)/2, 800 ms at the defaults); when they are slower, short enough that
+// answers keep arriving before the fence they extend. A heartbeat sent at s answering at s+est
+// moves the fence to s+LD-SM, so the next answer must come within LD-SM-est: sends are then
+// spaced a third of that (at least 50 ms), pipelined (several in flight). Under a queueing store
+// every answer is late by about the same amount, so sending more often is what keeps a healthy
+// worker live (until est approaches LD-SM, when nothing can).
+func (l *liveness) interval(est time.Duration) time.Duration {
+	window := l.cfg.LeaseDuration - l.cfg.SafetyMargin
+	if est <= (window-l.cfg.HeartbeatInterval)/2 {
+		return l.cfg.HeartbeatInterval
+	}
+	return min(l.cfg.HeartbeatInterval, max((window-est)/3, 50*time.Millisecond))
+}
+
 // runHeartbeat sends heartbeats until ctx ends, and waits for its attempts.
 func (l *liveness) runHeartbeat(ctx context.Context) {
 	var wg sync.WaitGroup
@@ -134,6 +152,15 @@ func (l *liveness) runHeartbeat(ctx context.Context) {
 	defer t.Stop()
 	inFlight, failures := 0, 0
 	var next, lastSend time.Time // when the next attempt is due (zero: now); the latest send
+	var recent [5]time.Duration   // latencies of the last answers (ring)
+	ri := 0
+	est := func() time.Duration {
+		m := time.Duration(0)
+		for _, d := range recent {
+			m = max(m, d)
+		}
+		return m
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -151,6 +178,15 @@ func (l *liveness) runHeartbeat(ctx context.Context) {
 			} else {
 				failures = 0
 				l.record(a.s, a.e, a.w)
+				recent[ri%len(recent)] = a.e.Sub(a.s)
+				ri++
+				// A slower store shortens the interval at once.
+				if n := a.s.Add(l.interval(est())); n.Before(next) && lastSend.Equal(a.s) {
+					next = n
+				}
+				if n := lastSend.Add(l.interval(est())); n.Before(next) {
+					next = n
+				}
 			}
 			l.mu.Lock()
 			l.slow = a.err != nil || a.e.Sub(a.s) > l.cfg.LeaseDuration/4
@@ -176,7 +212,7 @@ func (l *liveness) runHeartbeat(ctx context.Context) {
 				cancel()
 				results <- attempt{s: s, e: clk.now(), w: w, err: err}
 			})
-			next = s.Add(l.cfg.HeartbeatInterval)
+			next = s.Add(l.interval(est()))
 			due = next
 			if h := s.Add(l.hedgeAfter()); inFlight < maxInFlight && h.Before(due) {
 				due = h // re-checked for risk when it fires

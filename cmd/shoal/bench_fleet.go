@@ -16,7 +16,7 @@ import (
 // real stream with records on every shard, and the lease table in a DynamoDB server over
 // sockets (see internal/fleetbench).
 func runBenchFleet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench leases --fleet", "bench leases --fleet [--dynalite URL] [--stores local,dynalite] [--scenarios capacity,start,join,sigterm,sigkill,latency] [--shards 100] [--small-shards 8] [--trials 2] [--latency 0,200ms,500ms,1s] [--throttle-burst 1s] [--window 20s] [--deadline 60s] [--log-dir DIR]", stderr)
+	fs := newFlags("bench leases --fleet", "bench leases --fleet [--dynalite URL] [--stores local,dynalite] [--scenarios capacity,start,join,sigterm,sigkill,latency] [--shards 100] [--small-shards 8] [--trials 2] [--latency 0,200ms,500ms,1s] [--latency-on all|leases|workers] [--throttle-burst 1s] [--window 20s] [--deadline 60s] [--log-dir DIR]", stderr)
 	dynalite := fs.String("dynalite", os.Getenv("DYNALITE_ENDPOINT"), "dynalite endpoint (default $DYNALITE_ENDPOINT; test/emulators/start.sh starts one)")
 	stores := fs.String("stores", "", "lease stores to measure, comma-separated: local (the shoal local server that also serves the stream), dynalite (default: both if a dynalite endpoint is known, else local)")
 	scenarios := fs.String("scenarios", strings.Join(fleetbench.AllScenarios, ","), "scenarios to run, comma-separated")
@@ -26,6 +26,7 @@ func runBenchFleet(ctx context.Context, args []string, stdout, stderr io.Writer)
 	smallRate := fs.Float64("small-rate", 25, "records per second per shard (SIGTERM, SIGKILL)")
 	trials := fs.Int("trials", 2, "SIGTERM and SIGKILL trials")
 	latencies := fs.String("latency", "0,200ms,500ms,1s", "injected lease-store p99 latencies, comma-separated (0: the baseline, nothing injected)")
+	latencyOn := fs.String("latency-on", "all", "requests the latency and throttling apply to: all, leases (lease table) or workers (worker table)")
 	burst := fs.Duration("throttle-burst", time.Second, "after the latencies, throttle every lease-store request for this long every --throttle-every, for --window (0: skip)")
 	every := fs.Duration("throttle-every", 5*time.Second, "period of the throttling bursts")
 	window := fs.Duration("window", 20*time.Second, "each latency's duration; how long the join is watched after its target")
@@ -38,7 +39,7 @@ func runBenchFleet(ctx context.Context, args []string, stdout, stderr io.Writer)
 		*burst = -1 // fleetbench: negative skips
 	}
 	cfg := fleetbench.Config{WorkerArgs: []string{"demo-worker"}, AWSConfig: endpointConfig, Shards: *shards, SmallShards: *small,
-		Rate: *rate, SmallRate: *smallRate, ThrottleBurst: *burst, ThrottleEvery: *every, Trials: *trials, Window: *window, Deadline: *deadline, LogDir: *logDir, Progress: stderr}
+		Rate: *rate, SmallRate: *smallRate, ThrottleBurst: *burst, ThrottleEvery: *every, LatencyOn: *latencyOn, Trials: *trials, Window: *window, Deadline: *deadline, LogDir: *logDir, Progress: stderr}
 	for s := range strings.SplitSeq(*scenarios, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			cfg.Scenarios = append(cfg.Scenarios, s)

@@ -31,6 +31,7 @@ type Proxy struct {
 	served   chan error
 	p99      atomic.Int64 // nanoseconds; 0 = no delay
 	throttle atomic.Bool  // answer every request with ProvisionedThroughputExceededException
+	only     atomic.Pointer[func(table string) bool]
 
 	mu   sync.Mutex
 	cur  Counts
@@ -145,6 +146,16 @@ func (p *Proxy) URL() string { return "http://" + p.ln.Addr().String() }
 // forwarded; 0 turns the delay off.
 func (p *Proxy) SetLatency(p99 time.Duration) { p.p99.Store(int64(p99)) }
 
+// SetFilter limits the injected latency and throttling to requests whose TableName satisfies
+// match (nil: every request).
+func (p *Proxy) SetFilter(match func(table string) bool) {
+	if match == nil {
+		p.only.Store(nil)
+		return
+	}
+	p.only.Store(&match)
+}
+
 // SetThrottle makes the proxy answer every later request itself, with DynamoDB's
 // ProvisionedThroughputExceededException (HTTP 400, which the SDK retries with backoff), until
 // it is called with false.
@@ -204,12 +215,16 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	json.Unmarshal(body, &named) // best effort: only for counting
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
-	if d := sampleDelay(time.Duration(p.p99.Load()), rand.NormFloat64()); d > 0 {
+	affected := true
+	if m := p.only.Load(); m != nil {
+		affected = (*m)(named.TableName)
+	}
+	if d := sampleDelay(time.Duration(p.p99.Load()), rand.NormFloat64()); d > 0 && affected {
 		if !sleepCtx(r.Context(), d) {
 			return
 		}
 	}
-	throttled := p.throttle.Load()
+	throttled := p.throttle.Load() && affected
 	if throttled {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 		w.Header().Set("X-Amzn-Errortype", "ProvisionedThroughputExceededException")

@@ -129,6 +129,11 @@ func TestProxyCountsAndDelays(t *testing.T) {
 	if got := p.Counts().Sub(before); got.Throttled != 2 || got.Requests != 2 {
 		t.Errorf("throttled %d of %d requests, want 2 of 2 (the SDK retries a throttle)", got.Throttled, got.Requests)
 	}
+	p.SetFilter(func(table string) bool { return table == "other" })
+	if _, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("leases")}); err != nil {
+		t.Errorf("throttling filtered to another table throttled this one: %v", err)
+	}
+	p.SetFilter(nil)
 	p.SetThrottle(false)
 	if _, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("leases")}); err != nil {
 		t.Errorf("after the delay was removed: %v", err)

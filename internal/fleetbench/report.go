@@ -93,6 +93,9 @@ func (r Result) Measured() string {
 	}
 	parts = append(parts, fences, fmt.Sprintf("%d duplicates", r.Duplicates),
 		fmt.Sprintf("%d lost of %d", r.Lost, r.Produced))
+	if r.ProducerErrors > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed PutRecords calls", r.ProducerErrors))
+	}
 	if r.ProcessorFailures > 0 {
 		parts = append(parts, fmt.Sprintf("%d failed checkpoints", r.ProcessorFailures))
 	}
@@ -123,10 +126,11 @@ func WriteTable(w io.Writer, results []Result) {
 		case ScenarioSIGKILL:
 			name = fmt.Sprintf("SIGKILL one of two workers, %d shards", r.Shards)
 		case ScenarioLatency:
-			name = fmt.Sprintf("lease-store latency p99 %v injected, two workers, %d shards", r.Injected, r.Shards)
+			on := map[string]string{"all": "lease store", "leases": "lease table", "workers": "worker table"}[r.InjectedOn]
+			name = fmt.Sprintf("%s latency p99 %v injected, two workers, %d shards", on, r.Injected, r.Shards)
 			switch {
 			case r.ThrottleBurst > 0:
-				name = fmt.Sprintf("lease store throttled (every request) for %v every %v, two workers, %d shards", r.ThrottleBurst, r.ThrottleEvery, r.Shards)
+				name = fmt.Sprintf("%s throttled (every request) for %v every %v, two workers, %d shards", on, r.ThrottleBurst, r.ThrottleEvery, r.Shards)
 			case r.Injected == 0:
 				name = fmt.Sprintf("no latency injected (baseline of the above), two workers, %d shards", r.Shards)
 			}

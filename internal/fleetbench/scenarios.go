@@ -71,6 +71,9 @@ type Config struct {
 	// fleet; 0 measures the same window with nothing injected (the baseline). Default 0, 200ms,
 	// 500ms, 1s.
 	Latencies []time.Duration
+	// LatencyOn selects the requests the latency and throttling apply to: "all" (default),
+	// "leases" (the lease table only) or "workers" (the worker heartbeat table only).
+	LatencyOn string
 	// ThrottleBurst: after the latencies, the latency fleet gets a Window of throttling bursts:
 	// every lease-store request is answered ProvisionedThroughputExceededException for
 	// ThrottleBurst, then served normally for ThrottleEvery - ThrottleBurst, and again. Defaults
@@ -116,6 +119,13 @@ func (c Config) withDefaults() (Config, error) {
 	if len(c.Latencies) == 0 {
 		c.Latencies = []time.Duration{0, 200 * time.Millisecond, 500 * time.Millisecond, time.Second}
 	}
+	switch c.LatencyOn {
+	case "":
+		c.LatencyOn = "all"
+	case "all", "leases", "workers":
+	default:
+		return c, fmt.Errorf("fleetbench: LatencyOn %q: want all, leases or workers", c.LatencyOn)
+	}
 	if c.ThrottleBurst == 0 {
 		c.ThrottleBurst = time.Second
 	}
@@ -154,6 +164,9 @@ type Result struct {
 	SelfFences, FenceEpisodes int
 	// ProcessorFailures: failed processor runs (a failed checkpoint) of running workers.
 	ProcessorFailures int
+	// ProducerErrors: failed PutRecords calls; their records were sent again, so a record that
+	// was stored by a failed call and again by its retry shows as a duplicate.
+	ProducerErrors int
 	// WorkerExits: workers that exited without being stopped (named in Note); any fails the
 	// scenario.
 	WorkerExits int
@@ -165,8 +178,10 @@ type Result struct {
 	// table, e.g. ListTables).
 	LeaseTableRequests, WorkerTableRequests int64
 	LatencyP50, LatencyP99                  time.Duration
-	// Injected is the latency scenario's injected p99 (0: none, the baseline).
-	Injected time.Duration
+	// Injected is the latency scenario's injected p99 (0: none, the baseline), on the requests
+	// InjectedOn names (Config.LatencyOn).
+	Injected   time.Duration
+	InjectedOn string
 	// ThrottleBurst and ThrottleEvery describe a throttling window (ThrottleBurst > 0);
 	// Throttled counts the requests the proxy answered with a throttle.
 	ThrottleBurst, ThrottleEvery time.Duration
@@ -383,6 +398,12 @@ func (c *Config) latency(ctx context.Context, st Store, name string) ([]Result, 
 			return nil, err
 		}
 	}
+	switch c.LatencyOn {
+	case "leases":
+		f.proxy.SetFilter(func(table string) bool { return table == name })
+	case "workers":
+		f.proxy.SetFilter(func(table string) bool { return table == name+"-workers" })
+	}
 	levels := make([]Result, 0, len(c.Latencies)+1)
 	for _, p99 := range c.Latencies {
 		levels = append(levels, Result{Injected: p99})
@@ -392,12 +413,12 @@ func (c *Config) latency(ctx context.Context, st Store, name string) ([]Result, 
 	}
 	var out []Result
 	for _, r := range levels {
-		r.Scenario, r.Store, r.Shards = ScenarioLatency, st.Name, c.Shards
+		r.Scenario, r.Store, r.Shards, r.InjectedOn = ScenarioLatency, st.Name, c.Shards, c.LatencyOn
 		if !f.waitStable(ctx, c.Deadline, 3*time.Second) {
 			r.Note = fmt.Sprintf("not balanced in %v before the injection (%s); ", c.Deadline, f.ownedSummary())
 		}
 		f.mu.Lock()
-		f.stall, f.stallOn = map[string]time.Duration{}, true
+		f.stall, f.stallOn, f.stallFrom = map[string]time.Duration{}, true, time.Now()
 		f.mu.Unlock()
 		w := f.openWindow()
 		if r.ThrottleBurst > 0 {
