@@ -82,12 +82,12 @@ var deviations = []deviation{
 	{kinesisLocal, "kms-key-format", "StartStreamEncryption",
 		"a KeyId in none of the documented forms (key id, key ARN, alias ARN, alias/NAME) is refused by KMS, which Kinesis reports as KMSNotFoundException (KMS answers NotFoundException \"Invalid keyId ...\")",
 		"InvalidArgumentException (\"Received KeyId is not a properly formatted Alias or GUID\")"},
-	{kinesisLocal, "refused-delete-removes-stream", "DeleteStream",
-		"a DeleteStream refused with ResourceInUseException (consumers registered, EnforceConsumerDeletion not set) leaves the stream and its consumers as they were",
-		"the refusal is returned, but the stream (with its consumers) is removed anyway once the emulator's deletion delay has passed: a later call on it fails with ResourceNotFoundException, so a test that goes on using the stream passes or fails with the machine's speed"},
 	{kinesisLocal, "subscribe-shard-end", "SubscribeToShard",
 		"on a closed shard, after its last records: an event with ContinuationSequenceNumber null and ChildShards, then the stream ends",
 		"no such event: every event has a ContinuationSequenceNumber and no ChildShards, and the stream stays open (asserted for 2.5 s; per emulators.md until its 5-minute limit)"},
+	{kinesisLocal, "deletestream-refused-deletes", "DeleteStream",
+		"with consumers registered and EnforceConsumerDeletion unset, DeleteStream fails with ResourceInUseException and changes nothing: the stream and its consumers stay",
+		"the call fails with ResourceInUseException, yet the stream and its consumers are removed DELETE_STREAM_DURATION later; later calls get ResourceNotFoundException"},
 
 	// dynalite 4.0.0
 	{dynalite, "transact-write-items", "TransactWriteItems",
