@@ -164,3 +164,15 @@ func TestMidFileDamageNeverSilent(t *testing.T) {
 		})
 	}
 }
+
+// TestRepairOnNewDataDir: Options.Repair on a directory with no logs yet starts normally.
+func TestRepairOnNewDataDir(t *testing.T) {
+	srv, err := kinesislocal.New(kinesislocal.Options{DataDir: filepath.Join(t.TempDir(), "new"), Repair: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	if _, err := kinesislocal.New(kinesislocal.Options{Repair: true}); err == nil {
+		t.Fatal("Repair without DataDir accepted")
+	}
+}

@@ -42,21 +42,22 @@ type fleet struct {
 	prodStop context.CancelFunc
 	prodDone chan struct{}
 
-	mu       sync.Mutex
-	workers  map[string]*worker
-	seen     []uint8 // record id -> times processed (saturating)
-	produced int
-	putErrs  int
-	dups     []time.Time              // when a record was processed again
-	fences   []fence                  // lease-lost events of workers the parent did not stop
-	failures []time.Time              // processor (checkpoint) failures
-	last     map[string]mark          // shard -> its latest batch
-	watch    map[string]*move         // shard -> a move being measured
-	stall    map[string]time.Duration // shard -> longest time without a batch while stallOn
-	stallOn  bool
-	changed  time.Time // the last change of any worker's owned set
-	exits    []string  // workers that exited without being stopped
-	closing  bool
+	mu        sync.Mutex
+	workers   map[string]*worker
+	seen      []uint8 // record id -> times processed (saturating)
+	produced  int
+	putErrs   int                      // failed PutRecords calls (their ids are sent again: a duplicate if one was stored)
+	dups      []time.Time              // when a record was processed again
+	fences    []fence                  // lease-lost events of workers the parent did not stop
+	failures  []time.Time              // processor (checkpoint) failures
+	last      map[string]mark          // shard -> its latest batch
+	watch     map[string]*move         // shard -> a move being measured
+	stall     map[string]time.Duration // shard -> longest time without a batch while stallOn
+	stallOn   bool
+	stallFrom time.Time
+	changed   time.Time // the last change of any worker's owned set
+	exits     []string  // workers that exited without being stopped
+	closing   bool
 }
 
 type shard struct{ id, hashKey string }
@@ -78,11 +79,12 @@ type move struct {
 }
 
 type worker struct {
-	id    string
-	proc  *workerproc.Proc
-	state string
-	owned map[string]time.Time // shard -> when it appeared in the owned set
-	batch map[string]time.Time // shard -> this worker's latest batch of it
+	id       string
+	proc     *workerproc.Proc
+	state    string
+	owned    map[string]time.Time // shard -> the report before the one it appeared in
+	reported time.Time            // when the latest owned set was reported
+	batch    map[string]time.Time // shard -> this worker's latest batch of it
 }
 
 // newFleet creates a stream of n shards and starts the producer at rate records per second per
@@ -163,7 +165,8 @@ func (f *fleet) produce(ctx context.Context) {
 				f.mu.Lock()
 				f.putErrs++
 				f.mu.Unlock()
-				continue // the same ids again: none of them was acknowledged
+				sleepCtx(ctx, tick) // then the same ids again: none of them was acknowledged
+				continue
 			}
 			var retry []types.PutRecordsRequestEntry
 			for i, r := range out.Records {
@@ -239,8 +242,12 @@ func (f *fleet) event(w *worker, line string) {
 				f.seen[id]++
 			}
 		}
-		if prev, ok := f.last[ev.Shard]; ok && f.stallOn {
-			f.stall[ev.Shard] = max(f.stall[ev.Shard], now.Sub(prev.at))
+		if f.stallOn {
+			from := f.last[ev.Shard].at
+			if from.Before(f.stallFrom) {
+				from = f.stallFrom
+			}
+			f.stall[ev.Shard] = max(f.stall[ev.Shard], now.Sub(from))
 		}
 		f.last[ev.Shard] = mark{worker: w.id, at: now}
 		w.batch[ev.Shard] = now
@@ -256,15 +263,17 @@ func (f *fleet) event(w *worker, line string) {
 			f.failures = append(f.failures, now)
 		}
 	case workerproc.Owned:
+		// A shard new in this report was taken after the previous report (which lacked it), and
+		// its first batch may already have been reported: count batches from then.
 		owned := make(map[string]time.Time, len(ev.Shards))
 		for _, s := range ev.Shards {
 			if since, ok := w.owned[s]; ok {
 				owned[s] = since
 			} else {
-				owned[s] = now
+				owned[s] = w.reported
 			}
 		}
-		w.owned = owned
+		w.owned, w.reported = owned, now
 		f.changed = now
 	}
 }
@@ -287,7 +296,8 @@ func (f *fleet) signal(id string, sig syscall.Signal) time.Time {
 
 // Conditions over the fleet, called with f.mu held.
 
-// processing reports whether w processed a batch of every shard it owns since it took it.
+// processing reports whether w processed a batch of every shard it owns since it took it (since
+// the last report that did not list it).
 func (w *worker) processing() bool {
 	for s, since := range w.owned {
 		if !w.batch[s].After(since) {
@@ -318,7 +328,7 @@ func (f *fleet) balanced() bool {
 	return total == len(f.shards) && len(union) == total && hi-lo <= 1
 }
 
-// holdsAll reports whether worker id owns and processes every shard.
+// holdsAll reports whether worker id owns every shard.
 func (f *fleet) holdsAll(id string) bool {
 	w := f.workers[id]
 	return w != nil && len(w.owned) == len(f.shards)
@@ -357,13 +367,14 @@ type window struct {
 	fences   int
 	failures int
 	exits    int
+	putErrs  int
 }
 
 func (f *fleet) openWindow() window {
 	c := f.proxy.Counts()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return window{from: time.Now(), counts: c, dups: len(f.dups), fences: len(f.fences), failures: len(f.failures), exits: len(f.exits)}
+	return window{from: time.Now(), counts: c, dups: len(f.dups), fences: len(f.fences), failures: len(f.failures), exits: len(f.exits), putErrs: f.putErrs}
 }
 
 // closeWindow fills r's duplicates, self-fences, failures and DynamoDB figures since w.
@@ -376,6 +387,7 @@ func (f *fleet) closeWindow(w window, r *Result) {
 	r.FenceEpisodes += episodes(f.fences[w.fences:])
 	r.ProcessorFailures += len(f.failures) - w.failures
 	r.Requests += c.Requests
+	r.ProducerErrors += f.putErrs - w.putErrs
 	for _, e := range f.exits[w.exits:] {
 		r.Note += e + "; "
 		r.WorkerExits++

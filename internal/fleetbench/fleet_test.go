@@ -91,6 +91,22 @@ func TestFleetConditionsFromEvents(t *testing.T) {
 	}
 }
 
+// A batch that arrives before the owned report that lists its shard still counts: the worker
+// took the shard after the previous report.
+func TestBatchBeforeOwnedReportCounts(t *testing.T) {
+	f, w := testFleet(2, "w1")
+	f.event(w["w1"], "owned a")
+	f.event(w["w1"], "batch a 1")
+	time.Sleep(time.Millisecond) // distinct timestamps on coarse clocks
+	f.event(w["w1"], "batch b 2")
+	f.event(w["w1"], "owned a,b")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.holdsAll("w1") || !f.workers["w1"].processing() {
+		t.Error("w1 owns a and b and processed both since it took them")
+	}
+}
+
 func TestEpisodes(t *testing.T) {
 	t0 := time.Now()
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }

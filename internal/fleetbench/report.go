@@ -93,6 +93,9 @@ func (r Result) Measured() string {
 	}
 	parts = append(parts, fences, fmt.Sprintf("%d duplicates", r.Duplicates),
 		fmt.Sprintf("%d lost of %d", r.Lost, r.Produced))
+	if r.ProducerErrors > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed PutRecords calls", r.ProducerErrors))
+	}
 	if r.ProcessorFailures > 0 {
 		parts = append(parts, fmt.Sprintf("%d failed checkpoints", r.ProcessorFailures))
 	}

@@ -164,6 +164,9 @@ type Result struct {
 	SelfFences, FenceEpisodes int
 	// ProcessorFailures: failed processor runs (a failed checkpoint) of running workers.
 	ProcessorFailures int
+	// ProducerErrors: failed PutRecords calls; their records were sent again, so a record that
+	// was stored by a failed call and again by its retry shows as a duplicate.
+	ProducerErrors int
 	// WorkerExits: workers that exited without being stopped (named in Note); any fails the
 	// scenario.
 	WorkerExits int
@@ -415,7 +418,7 @@ func (c *Config) latency(ctx context.Context, st Store, name string) ([]Result, 
 			r.Note = fmt.Sprintf("not balanced in %v before the injection (%s); ", c.Deadline, f.ownedSummary())
 		}
 		f.mu.Lock()
-		f.stall, f.stallOn = map[string]time.Duration{}, true
+		f.stall, f.stallOn, f.stallFrom = map[string]time.Duration{}, true, time.Now()
 		f.mu.Unlock()
 		w := f.openWindow()
 		if r.ThrottleBurst > 0 {
