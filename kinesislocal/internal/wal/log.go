@@ -198,8 +198,8 @@ func (l *Log) damaged(data []byte, off int64, parse parser, v2 bool) error {
 		return &DamageError{Path: l.path, IntactAfter: intact, Damage: Damage{Offset: off, Length: int64(next), Reason: why,
 			What: identify(l.opts.Describe, data, off, v2)}}
 	}
-	aside := fmt.Sprintf("%s.torn-%d", l.path, off)
-	if err := writeFileSync(l.opts.FS, filepath.Dir(l.path), aside, data); err != nil {
+	aside, err := writeAside(l.opts.FS, filepath.Dir(l.path), fmt.Sprintf("%s.torn-%d", l.path, off), data)
+	if err != nil {
 		return fmt.Errorf("move the torn tail of %s aside: %w", l.path, err)
 	}
 	if err := l.f.Truncate(off); err != nil {
