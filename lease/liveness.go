@@ -152,7 +152,7 @@ func (l *liveness) runHeartbeat(ctx context.Context) {
 	defer t.Stop()
 	inFlight, failures := 0, 0
 	var next, lastSend time.Time // when the next attempt is due (zero: now); the latest send
-	var recent [5]time.Duration   // latencies of the last answers (ring)
+	var recent [5]time.Duration  // latencies of the last answers (ring)
 	ri := 0
 	est := func() time.Duration {
 		m := time.Duration(0)
