@@ -425,3 +425,58 @@ func TestCheckpointWrites(t *testing.T) {
 		t.Errorf("write per batch %d vs default %d: the comparison shows no coalescing", perBatch, coalesced)
 	}
 }
+
+// TestCheckpointWrittenAtOnceAfterStopRequest: once a handoff or shutdown is requested, a
+// recorded checkpoint is written at once, not at the end of the interval: here a processor that
+// ignores the stop request until Shutdown's deadline stops it hard still has its last recorded
+// checkpoint in the table (the interval is a minute, the deadline 10 s).
+func TestCheckpointWrittenAtOnceAfterStopRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newCkptEnv(t, 1)
+		e.prod.keys = 1
+		var mu sync.Mutex
+		var want lease.Checkpoint
+		recorded := make(chan struct{})
+		w := e.start(t, "w1", kcl.Config{CheckpointInterval: time.Minute}, kcl.ProcessorFunc(func(ctx context.Context, s *kcl.Shard) error {
+			for n := 0; s.Next(ctx); n++ {
+				l := s.Batch().Last()
+				if err := s.Checkpoint(ctx, l); err != nil {
+					return err
+				}
+				if n == 1 { // the second batch: recorded, its write due a minute after the first
+					mu.Lock()
+					want = lease.Checkpoint{Sequence: l.SequenceNumber, SubSequence: l.SubSequenceNumber}
+					mu.Unlock()
+					close(recorded)
+					<-ctx.Done() // a slow batch that ignores the stop request
+					return s.Err()
+				}
+			}
+			return s.Err()
+		}))
+		e.prod.put(t, 10)
+		time.Sleep(time.Second)
+		e.prod.put(t, 10)
+		<-recorded
+		if ops := e.store.writes(""); len(ops) != 1 {
+			t.Fatalf("%d checkpoint writes before the stop, want 1 (the first, at once)", len(ops))
+		}
+		// Shutdown gives up after 10 s and stops the shard hard: only a write made when the
+		// stop was requested can have saved the second checkpoint.
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := w.c.Shutdown(sctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Shutdown of a processor that ignores it: %v, want the deadline", err)
+		}
+		<-w.done
+		ls, err := e.store.List(context.Background())
+		if err != nil || len(ls) != 1 {
+			t.Fatalf("leases %v, %v", ls, err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if ls[0].Checkpoint.Compare(want) != 0 {
+			t.Fatalf("after the hard stop the table holds %v, want the last recorded %v", ls[0].Checkpoint, want)
+		}
+	})
+}
