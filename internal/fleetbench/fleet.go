@@ -387,6 +387,7 @@ func (f *fleet) closeWindow(w window, r *Result) {
 	r.FenceEpisodes += episodes(f.fences[w.fences:])
 	r.ProcessorFailures += len(f.failures) - w.failures
 	r.Requests += c.Requests
+	r.StoreErrors += c.Failed
 	r.ProducerErrors += f.putErrs - w.putErrs
 	for _, e := range f.exits[w.exits:] {
 		r.Note += e + "; "

@@ -124,6 +124,10 @@ func NewProxy(upstream string) (*Proxy, error) {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(u)
 			pr.Out.Host = pr.In.Host // the SDK signed the Host it sent
+			// A request the client gives up on (a timeout, a hedged duplicate) still runs to
+			// its end upstream: dynalite 3.2 throws on an aborted request and dies. Real
+			// DynamoDB does not see a client's cancellation either.
+			pr.Out = pr.Out.WithContext(context.WithoutCancel(pr.Out.Context()))
 		},
 		Transport: &http.Transport{MaxIdleConnsPerHost: 512, IdleConnTimeout: time.Minute, DisableCompression: true},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {

@@ -164,6 +164,9 @@ type Result struct {
 	SelfFences, FenceEpisodes int
 	// ProcessorFailures: failed processor runs (a failed checkpoint) of running workers.
 	ProcessorFailures int
+	// StoreErrors: requests the proxy could not forward (the store refused the connection or
+	// broke it); any fails the scenario: the figures are about a store that was not there.
+	StoreErrors int64
 	// ProducerErrors: failed PutRecords calls; their records were sent again, so a record that
 	// was stored by a failed call and again by its retry shows as a duplicate.
 	ProducerErrors int
