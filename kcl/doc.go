@@ -34,5 +34,9 @@
 //
 // Retrieval is by polling (GetRecords, the default) or enhanced fan-out (FanOut). Throttling is
 // retried with exponential backoff and jitter; expired iterators are renewed from the last
-// record read.
+// record read. Polling adapts to traffic: while a shard is behind or pages come back full it is
+// read without pause, a caught-up shard every Polling.Interval (250ms), and an idle one backs off
+// over consecutive empty reads to one call per Polling.IdleInterval (1s), so several
+// applications can share AWS's 5 GetRecords per second per shard; a record arriving at an idle
+// shard is read within IdleInterval.
 package kcl

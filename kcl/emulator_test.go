@@ -138,3 +138,68 @@ func waitActive(t *testing.T, kc *kinesis.Client, stream string) {
 		return err == nil && out.StreamDescriptionSummary.StreamStatus == types.StreamStatusActive
 	})
 }
+
+// TestEmulatorsLatestHandoff: at LATEST, w1 reads (never checkpointing) and is killed; records
+// written after that reach w2, which starts from the lease's recorded start (AT_TIMESTAMP), on
+// Kinesis servers we did not write, with the lease table in dynalite. (Defect 3 over sockets.)
+func TestEmulatorsLatestHandoff(t *testing.T) {
+	dyn := endpointOrSkip(t, "DYNALITE_ENDPOINT")
+	for _, target := range []string{"KINESALITE_ENDPOINT", "KINESIS_LOCAL_ENDPOINT"} {
+		t.Run(target, func(t *testing.T) { latestHandoffRun(t, endpointOrSkip(t, target), dyn) })
+	}
+}
+
+func latestHandoffRun(t *testing.T, kinesisEndpoint, dynamoEndpoint string) {
+	ctx := context.Background()
+	kc := kinesis.NewFromConfig(socketConfig(kinesisEndpoint))
+	db := dynamodb.NewFromConfig(socketConfig(dynamoEndpoint))
+	stream := fmt.Sprintf("kcl-latest-%d", time.Now().UnixNano())
+	if _, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: &stream, ShardCount: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	defer kc.DeleteStream(context.WithoutCancel(ctx), &kinesis.DeleteStreamInput{StreamName: &stream})
+	waitActive(t, kc, stream)
+	store, err := dynamolease.New(db, dynamolease.Options{Table: stream + "-leases"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(id string, col *collector) (context.CancelFunc, chan error) {
+		c, err := kcl.New(kcl.Config{StreamName: stream, Kinesis: kc, Leases: store, WorkerID: id,
+			InitialPosition: kcl.Latest, Retrieval: kcl.Polling{Interval: 100 * time.Millisecond}},
+			kcl.ProcessorFunc(func(ctx context.Context, s *kcl.Shard) error {
+				for s.Next(ctx) { // never checkpoints
+					col.add(s.Batch())
+				}
+				return s.Err()
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- c.Run(rctx) }()
+		return cancel, done
+	}
+	var col1, col2 collector
+	stop1, done1 := start("w1", &col1)
+	// Probe records (ids from 1000) until w1 delivers one: its LATEST iterator is open.
+	probe := 1000
+	waitFor(t, "w1 reading", 60*time.Second, func() bool {
+		col1.mu.Lock()
+		n := len(col1.seen)
+		col1.mu.Unlock()
+		if n > 0 {
+			return true
+		}
+		putN(t, kc, stream, probe, 1)
+		probe++
+		return false
+	})
+	stop1()
+	<-done1
+	putN(t, kc, stream, 0, 20) // nobody holds the lease
+	stop2, done2 := start("w2", &col2)
+	defer func() { stop2(); <-done2 }()
+	waitFor(t, "w2 delivers what was written while nobody held the lease", 60*time.Second,
+		func() bool { return len(col2.missing(0, 20)) == 0 })
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -160,6 +161,51 @@ func TestMidFileDamageNeverSilent(t *testing.T) {
 			aside, _ := filepath.Glob(path + ".damaged-*")
 			if len(aside) != 1 {
 				t.Fatalf("damaged bytes not moved aside: %v", aside)
+			}
+		})
+	}
+}
+
+// TestRepairOnNewDataDir: Options.Repair on a directory with no logs yet starts normally.
+func TestRepairOnNewDataDir(t *testing.T) {
+	srv, err := kinesislocal.New(kinesislocal.Options{DataDir: filepath.Join(t.TempDir(), "new"), Repair: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	if _, err := kinesislocal.New(kinesislocal.Options{Repair: true}); err == nil {
+		t.Fatal("Repair without DataDir accepted")
+	}
+}
+
+// TestCutTailAfterCleanClose: 7 bytes cut off the end of either log after a clean shutdown
+// must not drop the last acknowledged batch (before the shared format it dropped it without a
+// word): Close's final record absorbs the cut, and the cut is logged.
+func TestCutTailAfterCleanClose(t *testing.T) {
+	for _, log := range []string{"kinesis/streams.log", "dynamodb/dynamodb.log"} {
+		t.Run(filepath.Base(log), func(t *testing.T) {
+			dir := t.TempDir()
+			acked := fillDataDir(t, dir)
+			path := filepath.Join(dir, log)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, data[:len(data)-7], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var out strings.Builder
+			srv, err := kinesislocal.New(kinesislocal.Options{DataDir: dir, Logger: slog.New(slog.NewTextHandler(&out, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			records, items := readBack(t, srv)
+			srv.Close()
+			if len(records) != len(acked) || items != 60 {
+				t.Fatalf("after a 7-byte cut: %d of %d records, %d of 60 items", len(records), len(acked), items)
+			}
+			if !strings.Contains(out.String(), "torn tail") {
+				t.Fatalf("the cut was not logged:\n%s", out.String())
 			}
 		})
 	}

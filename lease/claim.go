@@ -196,9 +196,12 @@ func (c *Claim) write(ctx context.Context, op string, final bool, f func(Expect)
 }
 
 // Checkpoint records cp as the lease's checkpoint with a conditional write that fails unless
-// this worker may still checkpoint the lease. It blocks until the store answers. It returns an
-// error wrapping ErrLeaseLost (and cancels the claim) if the lease moved, ErrBackwards if cp is
-// before the current checkpoint, or the store's error (e.g. ErrThrottled; the claim stays valid).
+// this worker may still checkpoint the lease. It blocks until the store answers. nil means cp is
+// stored. It returns an error wrapping ErrLeaseLost (and cancels the claim) if the lease moved
+// (cp was not stored), ErrBackwards if cp is before the current checkpoint, or the store's error
+// with the claim still valid: ErrThrottled (not stored), or ErrUnknownOutcome (cp may be stored,
+// now or later; checkpoint again, and if it was stored the claim's next write reports the lease
+// lost, since its counter moved).
 // Use Finish, not Checkpoint, for SHARD_END.
 func (c *Claim) Checkpoint(ctx context.Context, cp Checkpoint) error {
 	if !cp.Valid() || cp.Sequence == ShardEnd {

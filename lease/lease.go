@@ -27,6 +27,11 @@ var (
 	// ErrNoTable: the lease or worker table does not exist (create it first, e.g. with
 	// dynamolease.Store.Init).
 	ErrNoTable = errors.New("lease: table does not exist")
+	// ErrUnknownOutcome: a write may or may not have been stored, and may still be stored
+	// later: its request was sent but no answer arrived (a timeout or cancelled ctx, a connection
+	// closed or reset after sending, a 5xx). Unlike every other error it does not mean "not
+	// stored". A later read, or a later conditional write on the same counter, tells which.
+	ErrUnknownOutcome = errors.New("lease: outcome of the write unknown")
 	// ErrInvalidItem: a stored item is missing a required attribute or has one of the wrong type
 	// (e.g. edited by hand). The error names the key and the attribute.
 	ErrInvalidItem = errors.New("lease: invalid stored item")
@@ -126,7 +131,10 @@ type Worker struct {
 // Store is a lease table plus its worker table. Implementations (memlease, dynamolease) are safe
 // for concurrent use; every method blocks until the store answers or ctx ends. Errors wrap the
 // sentinels above (ErrConflict, ErrNotFound, ErrExists, ErrThrottled, ErrNoTable,
-// ErrInvalidItem). Conditional methods return the lease as stored after the write.
+// ErrInvalidItem, ErrUnknownOutcome). Conditional methods return the lease as stored after the
+// write. A write that returns nil is stored; one that returns ErrConflict or ErrExists was not
+// applied and never will be; after ErrUnknownOutcome it may be stored, now or later (a store
+// never retries a write whose earlier attempt may have been applied).
 //
 // The semantics of each write (leasetest checks them):
 //

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -96,9 +97,11 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer srv.Close()
 	var files kinesislocal.TLSFiles
 	if *useTLS {
-		if files, err = localTLSFiles(*dataDir, *tlsCert, *tlsKey); err != nil {
+		var cleanup func()
+		if files, cleanup, err = localTLSFiles(*dataDir, *tlsCert, *tlsKey); err != nil {
 			return err
 		}
+		defer cleanup()
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -117,24 +120,30 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return serveTLSUntilDone(ctx, ln, srv, files)
 }
 
-// localTLSFiles returns the given certificate and key, or generated ones under dataDir/tls (a
-// new temporary directory without a data directory; a kept one survives restarts, so clients
-// keep trusting it).
-func localTLSFiles(dataDir, cert, key string) (kinesislocal.TLSFiles, error) {
+// localTLSFiles returns the given certificate and key (checked), or generated ones under
+// dataDir/tls, kept across restarts so clients keep trusting the CA file; without a data
+// directory, in a temporary directory that cleanup removes.
+func localTLSFiles(dataDir, cert, key string) (_ kinesislocal.TLSFiles, cleanup func(), _ error) {
+	cleanup = func() {}
 	if cert != "" {
-		return kinesislocal.TLSFiles{CertFile: cert, KeyFile: key}, nil
+		if _, err := tls.LoadX509KeyPair(cert, key); err != nil {
+			return kinesislocal.TLSFiles{}, cleanup, fmt.Errorf("--tls-cert %s --tls-key %s: %w", cert, key, err)
+		}
+		return kinesislocal.TLSFiles{CertFile: cert, KeyFile: key}, cleanup, nil
 	}
-	dir := ""
-	if dataDir != "" {
-		dir = filepath.Join(dataDir, "tls")
-	} else {
+	dir := filepath.Join(dataDir, "tls")
+	if dataDir == "" {
 		tmp, err := os.MkdirTemp("", "shoal-local-tls-")
 		if err != nil {
-			return kinesislocal.TLSFiles{}, err
+			return kinesislocal.TLSFiles{}, cleanup, err
 		}
-		dir = tmp
+		dir, cleanup = tmp, func() { os.RemoveAll(tmp) }
 	}
-	return kinesislocal.EnsureTLSFiles(dir)
+	files, err := kinesislocal.EnsureTLSFiles(dir)
+	if err != nil {
+		cleanup()
+	}
+	return files, cleanup, err
 }
 
 // serveUntilDone serves h on ln (HTTP/1.1 and h2c) until ctx ends, then shuts the server down
@@ -145,8 +154,9 @@ func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler) error 
 
 // serveTLSUntilDone is serveUntilDone over TLS when tlsFiles names a certificate.
 func serveTLSUntilDone(ctx context.Context, ln net.Listener, h http.Handler, tlsFiles kinesislocal.TLSFiles) error {
-	// No ReadHeaderTimeout: with it set, Go's server broke keep-alive connections under load in
-	// our benchmark (clients saw "use of closed network connection" mid-response).
+	// NewHTTPServer sets no read or write timeouts: SubscribeToShard streams last minutes. (The
+	// "use of closed network connection" once blamed on ReadHeaderTimeout is the aws-sdk-go-v2
+	// HTTP/1.1 race described at kinesislocal.BufferedTransport.)
 	hs := kinesislocal.NewHTTPServer(h)
 	hs.BaseContext = func(net.Listener) context.Context { return ctx }
 	errc := make(chan error, 1)

@@ -43,6 +43,7 @@ func TestUsageExitCodes(t *testing.T) {
 		{[]string{"local", "--fault", "bad"}, 2},
 		{[]string{"local", "--tls-cert", "c.pem", "--tls-key", "k.pem"}, 2},
 		{[]string{"local", "--tls", "--tls-cert", "c.pem"}, 2},
+		{[]string{"local", "--tls", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"}, 1},
 		{[]string{"local", "--repair"}, 2},
 		{[]string{"demo", "--shards", "0"}, 1},
 	}

@@ -85,6 +85,9 @@ var deviations = []deviation{
 	{kinesisLocal, "subscribe-shard-end", "SubscribeToShard",
 		"on a closed shard, after its last records: an event with ContinuationSequenceNumber null and ChildShards, then the stream ends",
 		"no such event: every event has a ContinuationSequenceNumber and no ChildShards, and the stream stays open (asserted for 2.5 s; per emulators.md until its 5-minute limit)"},
+	{kinesisLocal, "deletestream-refused-deletes", "DeleteStream",
+		"with consumers registered and EnforceConsumerDeletion unset, DeleteStream fails with ResourceInUseException and changes nothing: the stream and its consumers stay",
+		"the call fails with ResourceInUseException, yet the stream and its consumers are removed DELETE_STREAM_DURATION later; later calls get ResourceNotFoundException"},
 
 	// dynalite 4.0.0
 	{dynalite, "transact-write-items", "TransactWriteItems",

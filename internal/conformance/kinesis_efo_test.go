@@ -44,31 +44,43 @@ func registerConsumer(t *testing.T, ctx context.Context, kc *kinesis.Client, arn
 	return c.ConsumerARN
 }
 
-// caseStreamConsumers: register, describe (by ARN and by name), list, deregister.
+// caseStreamConsumers: register, describe (by ARN and by name), list, deregister, and a
+// DeleteStream refused because a consumer is still registered.
+//
+// The consumer names are unique to this stream: kinesis-local 0.6.2 finishes a deregistration by
+// removing the first consumer of that name it finds in any stream, so a name shared with another
+// stream (another case, another test process on the same emulator) could remove the wrong one.
+// The refused DeleteStream comes last because kinesis-local deletes the stream anyway
+// (deviation deletestream-refused-deletes); asked earlier, it pulled the stream from under the
+// next call, which then failed with ResourceNotFoundException whenever more than the emulator's
+// DELETE_STREAM_DURATION passed between the two calls (often, on a busy machine).
 func caseStreamConsumers(t *testing.T, tg *target) {
 	ctx, kc, name := caseContext(t), tg.kc, uniqueName("cons")
 	createStream(t, ctx, kc, name, 1)
 	arn := streamARN(t, ctx, kc, name)
+	c1, c2 := name+"-c1", name+"-c2"
 	if tg.deviates(t, "stream-consumers") {
-		_, err := kc.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: arn, ConsumerName: aws.String("c1")})
+		_, err := kc.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: arn, ConsumerName: aws.String(c1)})
 		wantCode(t, err, "UnknownOperationException", "RegisterStreamConsumer")
-		_, err = kc.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{StreamARN: arn, ConsumerName: aws.String("c1")})
+		_, err = kc.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{StreamARN: arn, ConsumerName: aws.String(c1)})
 		wantCode(t, err, "UnknownOperationException", "DescribeStreamConsumer")
 		_, err = kc.ListStreamConsumers(ctx, &kinesis.ListStreamConsumersInput{StreamARN: arn})
 		wantCode(t, err, "UnknownOperationException", "ListStreamConsumers")
-		_, err = kc.DeregisterStreamConsumer(ctx, &kinesis.DeregisterStreamConsumerInput{StreamARN: arn, ConsumerName: aws.String("c1")})
+		_, err = kc.DeregisterStreamConsumer(ctx, &kinesis.DeregisterStreamConsumerInput{StreamARN: arn, ConsumerName: aws.String(c1)})
 		wantCode(t, err, "UnknownOperationException", "DeregisterStreamConsumer")
 		return
 	}
-	carn := registerConsumer(t, ctx, kc, arn, "c1")
-	byName, err := kc.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{StreamARN: arn, ConsumerName: aws.String("c1")})
+	// registerConsumer waits for ACTIVE: AWS documents that a consumer is usable, and can be
+	// deregistered, only once ACTIVE.
+	carn := registerConsumer(t, ctx, kc, arn, c1)
+	byName, err := kc.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{StreamARN: arn, ConsumerName: aws.String(c1)})
 	must(t, err, "DescribeStreamConsumer by name")
 	if d := byName.ConsumerDescription; aws.ToString(d.ConsumerARN) != aws.ToString(carn) || aws.ToString(d.StreamARN) != aws.ToString(arn) {
 		t.Errorf("DescribeStreamConsumer by name: ARN %q stream %q, want %q %q", aws.ToString(d.ConsumerARN), aws.ToString(d.StreamARN), aws.ToString(carn), aws.ToString(arn))
 	}
-	_, err = kc.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: arn, ConsumerName: aws.String("c1")})
+	_, err = kc.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: arn, ConsumerName: aws.String(c1)})
 	wantCode(t, err, "ResourceInUseException", "RegisterStreamConsumer of an existing name")
-	registerConsumer(t, ctx, kc, arn, "c2")
+	c2arn := registerConsumer(t, ctx, kc, arn, c2)
 	list, err := kc.ListStreamConsumers(ctx, &kinesis.ListStreamConsumersInput{StreamARN: arn})
 	must(t, err, "ListStreamConsumers")
 	var names []string
@@ -76,16 +88,13 @@ func caseStreamConsumers(t *testing.T, tg *target) {
 		names = append(names, aws.ToString(c.ConsumerName))
 	}
 	slices.Sort(names)
-	if !sameStrings(names, []string{"c1", "c2"}) {
-		t.Errorf("ListStreamConsumers: %v, want [c1 c2]", names)
+	if !sameStrings(names, []string{c1, c2}) {
+		t.Errorf("ListStreamConsumers: %v, want [%s %s]", names, c1, c2)
 	}
-	// A stream with consumers is only deleted with EnforceConsumerDeletion.
-	_, err = kc.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: aws.String(name)})
-	wantCode(t, err, "ResourceInUseException", "DeleteStream of a stream with consumers")
 
 	_, err = kc.DeregisterStreamConsumer(ctx, &kinesis.DeregisterStreamConsumerInput{ConsumerARN: carn})
 	must(t, err, "DeregisterStreamConsumer")
-	err = eventually(ctx, "consumer c1 gone", func() (bool, error) {
+	err = eventually(ctx, "consumer "+c1+" gone", func() (bool, error) {
 		_, err := kc.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{ConsumerARN: carn})
 		if apiCode(err) == "ResourceNotFoundException" {
 			return true, nil
@@ -95,6 +104,32 @@ func caseStreamConsumers(t *testing.T, tg *target) {
 	must(t, err, "wait")
 	_, err = kc.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{StreamARN: arn, ConsumerName: aws.String("nobody")})
 	wantCode(t, err, "ResourceNotFoundException", "DescribeStreamConsumer of a missing consumer")
+
+	// A stream with consumers (c2) is only deleted with EnforceConsumerDeletion; the refused call
+	// changes nothing.
+	_, err = kc.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: aws.String(name)})
+	wantCode(t, err, "ResourceInUseException", "DeleteStream of a stream with consumers")
+	if tg.deviates(t, "deletestream-refused-deletes") {
+		err = eventually(ctx, "stream removed after the refused DeleteStream", func() (bool, error) {
+			_, err := kc.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(name)})
+			if apiCode(err) == "ResourceNotFoundException" {
+				return true, nil
+			}
+			return false, err
+		})
+		must(t, err, "deviation deletestream-refused-deletes (if the emulator no longer removes the stream, delete the row)")
+		return
+	}
+	sum, err := kc.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(name)})
+	must(t, err, "DescribeStreamSummary after the refused DeleteStream")
+	if st := sum.StreamDescriptionSummary.StreamStatus; st != types.StreamStatusActive {
+		t.Errorf("stream status %s after the refused DeleteStream, want ACTIVE", st)
+	}
+	d, err := kc.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{ConsumerARN: c2arn})
+	must(t, err, "DescribeStreamConsumer "+c2+" after the refused DeleteStream")
+	if st := d.ConsumerDescription.ConsumerStatus; st != types.ConsumerStatusActive {
+		t.Errorf("consumer %s is %s after the refused DeleteStream, want ACTIVE", c2, st)
+	}
 }
 
 // caseSubscribeToShard: records put before and after subscribing arrive through the SDK's event

@@ -165,6 +165,17 @@ func (f *fleet) held(id string) int {
 	return m.c.Stats().Leases.Held
 }
 
+// leasesLost sums the leases every worker lost (not released) since it started.
+func (f *fleet) leasesLost() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var n int64
+	for _, m := range f.workers {
+		n += m.c.Stats().Leases.Lost
+	}
+	return n
+}
+
 func (f *fleet) stopAll() {
 	f.mu.Lock()
 	ms := make([]*member, 0, len(f.workers))
@@ -178,15 +189,22 @@ func (f *fleet) stopAll() {
 	}
 }
 
-// awaitAll waits (up to 30 s) until every record produced so far was processed.
+// awaitAll waits (up to 2 minutes) until every record produced so far was processed. It counts
+// ids below f.produced only: a PutRecords cancelled when production stopped may have stored
+// its records without being counted as produced, and its ids must not stand in for missing ones.
 func (f *fleet) awaitAll(ctx context.Context) {
 	f.mu.Lock()
 	total := f.produced
 	f.mu.Unlock()
-	waitUntil(ctx, 30*time.Second, func() bool {
+	waitUntil(ctx, 2*time.Minute, func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		return len(f.seen) >= total
+		for id := range total {
+			if f.seen[id] == 0 {
+				return false
+			}
+		}
+		return true
 	})
 }
 

@@ -44,8 +44,25 @@ type Config struct {
 	// costs less CPU than the server on a small machine. Both are valid AWS requests.
 	Raw bool
 	// Protocol is HTTP1 [default] (through kinesislocal.BufferedTransport, which the SDK needs
-	// over HTTP/1.1) or H2C (HTTP/2 with prior knowledge, on one multiplexed connection).
+	// over HTTP/1.1) or H2C (HTTP/2 with prior knowledge, one connection per caller or shard
+	// reader, whichever is more).
 	Protocol string
+}
+
+// roundRobin spreads requests over several transports, one connection each.
+type roundRobin struct {
+	trs  []*http.Transport
+	next atomic.Uint64
+}
+
+func (r *roundRobin) RoundTrip(req *http.Request) (*http.Response, error) {
+	return r.trs[r.next.Add(1)%uint64(len(r.trs))].RoundTrip(req)
+}
+
+func (r *roundRobin) CloseIdleConnections() {
+	for _, tr := range r.trs {
+		tr.CloseIdleConnections()
+	}
 }
 
 // Protocols for Config.Protocol.
@@ -91,11 +108,18 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	case "", HTTP1:
 		hc = &http.Client{Transport: kinesislocal.BufferedTransport(&http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64, DisableCompression: true})}
 	case H2C:
-		tr := &http.Transport{Proxy: nil, DisableCompression: true, Protocols: new(http.Protocols),
-			// GetRecords answers reach 2 MB: windows of the server's size, not Go's 1 MiB default.
-			HTTP2: &http.HTTP2Config{MaxReceiveBufferPerStream: 8 << 20, MaxReceiveBufferPerConnection: 32 << 20}}
-		tr.Protocols.SetUnencryptedHTTP2(true)
-		hc = &http.Client{Transport: tr}
+		// One HTTP/2 connection per caller (Go's transport would multiplex every caller on one),
+		// as HTTP/1.1's pool gives each concurrent caller its own connection and the Node SDK
+		// opens a session per request: the comparison is of protocols, not of connection counts.
+		rr := &roundRobin{}
+		for range max(cfg.Callers, cfg.Shards) {
+			tr := &http.Transport{Proxy: nil, DisableCompression: true, Protocols: new(http.Protocols),
+				// GetRecords answers reach 2 MB: windows of the server's size, not Go's 1 MiB default.
+				HTTP2: &http.HTTP2Config{MaxReceiveBufferPerStream: 8 << 20, MaxReceiveBufferPerConnection: 32 << 20}}
+			tr.Protocols.SetUnencryptedHTTP2(true)
+			rr.trs = append(rr.trs, tr)
+		}
+		hc = &http.Client{Transport: rr}
 	default:
 		return Result{}, fmt.Errorf("serverbench: unknown protocol %q", cfg.Protocol)
 	}

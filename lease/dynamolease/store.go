@@ -11,7 +11,19 @@
 // separate table (default "<table>-workers", hash key workerId) so no KCL version mistakes them
 // for leases.
 //
-// Reads are strongly consistent (the fencing argument of package lease requires it). Only
+// Reads are strongly consistent (the fencing argument of package lease requires it).
+//
+// A conditional write has three outcomes, and the store reports each truthfully: nil means the
+// write is stored; ErrConflict (ErrExists for Create) means it was not and never will be; an
+// error wrapping lease.ErrUnknownOutcome means the request may have been applied (a timeout or
+// cancelled ctx, a connection closed or reset after sending, a 5xx). The SDK retries a conditional
+// write only after an attempt the server refused (a 4xx answer such as a throttling error, or a
+// failed dial): a retry after an attempt that may have been applied would fail its condition and
+// report a stored write as refused. After an unknown outcome the store reads the item back
+// (strongly consistent) while ctx allows, and reports success if the item shows the write's
+// result.
+//
+// Only
 // GetItem, PutItem, UpdateItem, DeleteItem, Scan, CreateTable and DescribeTable are used: no
 // transactions, and nothing depends on ReturnValuesOnConditionCheckFailure.
 package dynamolease
@@ -20,6 +32,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -186,7 +199,14 @@ func (st *Store) Create(ctx context.Context, l lease.Lease) error {
 		TableName:           aws.String(st.opts.Table),
 		Item:                encode(l),
 		ConditionExpression: aws.String("attribute_not_exists(leaseKey)"),
-	})
+	}, retryRefusedOnly)
+	if err != nil && !refused(err) {
+		_, err = st.resolve(ctx, "create lease", l.Key, err, func(got lease.Lease) bool {
+			return got.Counter == l.Counter && got.Owner == l.Owner &&
+				got.Checkpoint.Sequence == l.Checkpoint.Sequence && got.Checkpoint.SubSequence == l.Checkpoint.SubSequence
+		})
+		return err
+	}
 	if err != nil {
 		return translate("create lease", l.Key, err, lease.ErrExists)
 	}
@@ -263,8 +283,9 @@ func (st *Store) Scan(ctx context.Context) ([]lease.Lease, []lease.InvalidItem, 
 	return out, bad, nil
 }
 
-// update runs one conditional UpdateItem returning the new item.
-func (st *Store) update(ctx context.Context, op, key, cond, upd string, vals map[string]types.AttributeValue) (lease.Lease, error) {
+// update runs one conditional UpdateItem returning the new item. applied reports whether a
+// lease read back after an unknown outcome shows this write's result.
+func (st *Store) update(ctx context.Context, op, key, cond, upd string, vals map[string]types.AttributeValue, applied func(lease.Lease) bool) (lease.Lease, error) {
 	out, err := st.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(st.opts.Table),
 		Key:                       keyOf(key),
@@ -272,7 +293,10 @@ func (st *Store) update(ctx context.Context, op, key, cond, upd string, vals map
 		UpdateExpression:          aws.String(upd),
 		ExpressionAttributeValues: vals,
 		ReturnValues:              types.ReturnValueAllNew,
-	})
+	}, retryRefusedOnly)
+	if err != nil && !refused(err) {
+		return st.resolve(ctx, op, key, err, applied)
+	}
 	if err != nil {
 		return lease.Lease{}, translate(op, key, err, lease.ErrConflict)
 	}
@@ -300,7 +324,10 @@ func (st *Store) Take(ctx context.Context, key string, from lease.Expect, to str
 	if from.Owner != to {
 		upd += " ADD ownerSwitchesSinceCheckpoint :one"
 	}
-	return st.update(ctx, "take lease", key, cond, upd, vals)
+	// A handoff request (which keeps the counter) may follow the take before the read-back.
+	return st.update(ctx, "take lease", key, cond, upd, vals, func(l lease.Lease) bool {
+		return l.Counter == from.Counter+1 && ((l.Owner == to && l.CheckpointOwner == "") || l.CheckpointOwner == to)
+	})
 }
 
 // RequestHandoff implements lease.Store.
@@ -311,7 +338,9 @@ func (st *Store) RequestHandoff(ctx context.Context, key string, from lease.Expe
 	vals := map[string]types.AttributeValue{":c": n(from.Counter), ":to": s(to), ":owner": s(from.Owner)}
 	return st.update(ctx, "request handoff of lease", key,
 		"leaseOwner = :owner AND leaseCounter = :c AND attribute_not_exists(checkpointOwner)",
-		"SET leaseOwner = :to, checkpointOwner = :owner", vals)
+		"SET leaseOwner = :to, checkpointOwner = :owner", vals, func(l lease.Lease) bool {
+			return l.Counter == from.Counter && l.Owner == to && l.CheckpointOwner == from.Owner
+		})
 }
 
 // CompleteHandoff implements lease.Store.
@@ -319,7 +348,8 @@ func (st *Store) CompleteHandoff(ctx context.Context, key string, from lease.Exp
 	vals := map[string]types.AttributeValue{":c": n(from.Counter), ":one": n(1), ":owner": s(from.Owner)}
 	return st.update(ctx, "complete handoff of lease", key,
 		"checkpointOwner = :owner AND leaseCounter = :c",
-		"SET leaseCounter = leaseCounter + :one REMOVE checkpointOwner ADD ownerSwitchesSinceCheckpoint :one", vals)
+		"SET leaseCounter = leaseCounter + :one REMOVE checkpointOwner ADD ownerSwitchesSinceCheckpoint :one", vals,
+		func(l lease.Lease) bool { return l.Counter == from.Counter+1 && l.CheckpointOwner != from.Owner })
 }
 
 // Release implements lease.Store.
@@ -330,7 +360,8 @@ func (st *Store) Release(ctx context.Context, key string, from lease.Expect) (le
 	vals := map[string]types.AttributeValue{":c": n(from.Counter), ":one": n(1), ":owner": s(from.Owner)}
 	return st.update(ctx, "release lease", key,
 		"leaseOwner = :owner AND attribute_not_exists(checkpointOwner) AND leaseCounter = :c",
-		"SET leaseCounter = leaseCounter + :one REMOVE leaseOwner", vals)
+		"SET leaseCounter = leaseCounter + :one REMOVE leaseOwner", vals,
+		func(l lease.Lease) bool { return l.Counter == from.Counter+1 && l.Owner == "" })
 }
 
 const mayCheckpoint = "leaseCounter = :c AND ((leaseOwner = :owner AND attribute_not_exists(checkpointOwner)) OR checkpointOwner = :owner)"
@@ -350,7 +381,10 @@ func (st *Store) Checkpoint(ctx context.Context, key string, from lease.Expect, 
 		vals[":ts"] = n(cp.Timestamp.UnixMilli())
 		set += ", " + attrCheckpointTime + " = :ts"
 	}
-	return st.update(ctx, "checkpoint lease", key, mayCheckpoint, set+remove, vals)
+	return st.update(ctx, "checkpoint lease", key, mayCheckpoint, set+remove, vals, func(l lease.Lease) bool {
+		return l.Counter == from.Counter+1 && l.Checkpoint.Sequence == cp.Sequence && l.Checkpoint.SubSequence == cp.SubSequence &&
+			((l.Owner == from.Owner && l.CheckpointOwner == "") || l.CheckpointOwner == from.Owner)
+	})
 }
 
 // Finish implements lease.Store.
@@ -368,7 +402,9 @@ func (st *Store) Finish(ctx context.Context, key string, from lease.Expect, chil
 	} else {
 		remove += ", childShardIds"
 	}
-	return st.update(ctx, "finish lease", key, mayCheckpoint, upd+remove, vals)
+	return st.update(ctx, "finish lease", key, mayCheckpoint, upd+remove, vals, func(l lease.Lease) bool {
+		return l.Counter == from.Counter+1 && l.Finished() && l.Owner == ""
+	})
 }
 
 // Delete implements lease.Store.
@@ -378,9 +414,15 @@ func (st *Store) Delete(ctx context.Context, key string) error {
 		Key:                       keyOf(key),
 		ConditionExpression:       aws.String("checkpoint = :end"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":end": s(lease.ShardEnd)},
-	})
+	}, retryRefusedOnly)
 	if err == nil {
 		return nil
+	}
+	if !refused(err) {
+		if _, gerr := st.Get(ctx, key); errors.Is(gerr, lease.ErrNotFound) {
+			return nil
+		}
+		return fmt.Errorf("delete lease %s: %w: %w", key, lease.ErrUnknownOutcome, err)
 	}
 	err = translate("delete lease", key, err, lease.ErrConflict)
 	if errors.Is(err, lease.ErrConflict) {
@@ -477,6 +519,61 @@ func (st *Store) RemoveWorker(ctx context.Context, worker string, heartbeat int6
 	}
 	return err
 }
+
+// resolve handles a conditional write whose outcome is unknown: while ctx allows, it reads the
+// lease back and returns it if applied(lease) shows the write's result; otherwise it returns an
+// error wrapping lease.ErrUnknownOutcome and err. A read showing the old state does not prove
+// the write was not applied: the request may still be in flight and land later (its condition
+// then decides, as for any write).
+func (st *Store) resolve(ctx context.Context, op, key string, err error, applied func(lease.Lease) bool) (lease.Lease, error) {
+	if ctx.Err() == nil {
+		l, gerr := st.Get(ctx, key)
+		if gerr == nil && applied(l) {
+			return l, nil
+		}
+	}
+	return lease.Lease{}, fmt.Errorf("%s %s: %w: %w", op, key, lease.ErrUnknownOutcome, err)
+}
+
+// refused reports whether a failed request is known not to have been applied: the server
+// answered with a 4xx (a failed condition, throttling, validation, a missing table), or the
+// connection could not be opened. Everything else (no answer, a 5xx, a connection that failed
+// after the request may have been written, a ctx that ended meanwhile) is an unknown outcome.
+func refused(err error) bool {
+	var resp interface{ HTTPStatusCode() int }
+	if errors.As(err, &resp) {
+		if c := resp.HTTPStatusCode(); c >= 400 && c < 500 {
+			return true
+		}
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// retryRefusedOnly makes the SDK retry a conditional write only after an attempt the server
+// refused (see refused): the retry of an attempt that was applied would fail its condition.
+func retryRefusedOnly(o *dynamodb.Options) {
+	if o.Retryer != nil {
+		o.Retryer = refusedOnlyRetryer{o.Retryer}
+	}
+}
+
+// refusedOnlyRetryer is the client's retryer with retries limited to refused attempts.
+type refusedOnlyRetryer struct{ aws.Retryer }
+
+func (r refusedOnlyRetryer) IsErrorRetryable(err error) bool {
+	return refused(err) && r.Retryer.IsErrorRetryable(err)
+}
+
+// GetAttemptToken keeps the client retryer's per-attempt rate limiting (adaptive mode).
+func (r refusedOnlyRetryer) GetAttemptToken(ctx context.Context) (func(error) error, error) {
+	if v2, ok := r.Retryer.(aws.RetryerV2); ok {
+		return v2.GetAttemptToken(ctx)
+	}
+	return r.Retryer.GetInitialToken(), nil
+}
+
+var _ aws.RetryerV2 = refusedOnlyRetryer{}
 
 // Table returns the lease table's name.
 func (st *Store) Table() string { return st.opts.Table }

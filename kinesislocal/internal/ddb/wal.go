@@ -3,7 +3,9 @@ package ddb
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -93,6 +95,9 @@ func (e *Engine) openWAL(dir string) (*dataLog, error) {
 
 // Repair repairs dir/dynamodb.log (see wal.Repair). The directory must not be open.
 func Repair(dir string, logger *slog.Logger) (wal.RepairReport, error) {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return wal.RepairReport{}, nil // nothing to repair
+	}
 	lock, err := dirlock.Lock(dir)
 	if err != nil {
 		return wal.RepairReport{}, fmt.Errorf("ddb: %w", err)

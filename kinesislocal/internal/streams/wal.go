@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -80,6 +81,9 @@ func (e *Engine) openWAL(dir string, compactThreshold int64) (*dataLog, error) {
 
 // Repair repairs dir/streams.log (see wal.Repair). The directory must not be open.
 func Repair(dir string, logger *slog.Logger) (wal.RepairReport, error) {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return wal.RepairReport{}, nil // nothing to repair
+	}
 	lock, err := dirlock.Lock(dir)
 	if err != nil {
 		return wal.RepairReport{}, fmt.Errorf("streams: %w", err)

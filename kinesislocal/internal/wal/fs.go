@@ -1,7 +1,10 @@
 package wal
 
 import (
+	"errors"
+	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 )
 
@@ -55,9 +58,25 @@ func (osFS) SyncDir(dir string) error {
 	return err
 }
 
+// writeAside writes data to a new file named name (or name.1, name.2, ... if that exists: an
+// earlier crash or repair may have left one at the same offset), fsyncs it and its directory
+// and returns its name.
+func writeAside(fs FS, dir, name string, data []byte) (string, error) {
+	for i := 0; ; i++ {
+		n := name
+		if i > 0 {
+			n = fmt.Sprintf("%s.%d", name, i)
+		}
+		err := writeFileSync(fs, dir, n, data, os.O_EXCL)
+		if !errors.Is(err, iofs.ErrExist) || i == 100 {
+			return n, err
+		}
+	}
+}
+
 // writeFileSync writes data to a new file name and fsyncs it and its directory.
-func writeFileSync(fs FS, dir, name string, data []byte) error {
-	f, err := fs.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+func writeFileSync(fs FS, dir, name string, data []byte, flag int) error {
+	f, err := fs.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|flag, 0o644)
 	if err != nil {
 		return err
 	}

@@ -51,7 +51,7 @@ func Repair(path string, opts Options) (RepairReport, error) {
 	}
 	type item struct {
 		f   frame
-		gap *Damage
+		gap int // 1 + index in rep.Damaged of the gap this item stands for; 0 for a frame
 	}
 	var items []item
 	for off := start; off < len(data); {
@@ -79,22 +79,23 @@ func Repair(path string, opts Options) (RepairReport, error) {
 			d.What = identify(opts.Describe, data[off:next], int64(off), v2)
 		}
 		rep.Damaged = append(rep.Damaged, d)
-		items = append(items, item{gap: &rep.Damaged[len(rep.Damaged)-1]})
+		items = append(items, item{gap: len(rep.Damaged)})
 		off = next
 	}
 	if len(rep.Damaged) == 0 {
 		return rep, nil
 	}
 	dir := filepath.Dir(path)
-	for _, d := range rep.Damaged {
-		if err := writeFileSync(opts.FS, dir, d.Aside, data[d.Offset:d.Offset+d.Length]); err != nil {
+	for i := range rep.Damaged {
+		d := &rep.Damaged[i]
+		if d.Aside, err = writeAside(opts.FS, dir, d.Aside, data[d.Offset:d.Offset+d.Length]); err != nil {
 			return rep, fmt.Errorf("repair %s: move damaged bytes aside: %w", path, err)
 		}
 	}
 	f, _, err := writeLog(opts.FS, path, func(emit func(byte, []byte) error) error {
 		for _, it := range items {
-			if it.gap != nil {
-				p, _ := json.Marshal(it.gap)
+			if it.gap > 0 {
+				p, _ := json.Marshal(rep.Damaged[it.gap-1])
 				if err := emit(KindGap, p); err != nil {
 					return err
 				}

@@ -297,3 +297,24 @@ func TestLegacy(t *testing.T) {
 		t.Fatalf("foreign file: %v", err)
 	}
 }
+
+// TestTornTailsAtOneOffset: a second torn tail at the offset of an earlier one gets its own
+// file; nothing cut is ever overwritten.
+func TestTornTailsAtOneOffset(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.log")
+	writeLogT(t, path, 3, false)
+	st, _ := os.Stat(path)
+	for _, tail := range []string{"first torn bytes", "second"} {
+		mutate(t, path, func(b []byte) []byte { return append(b, tail...) })
+		l, got, _, err := openT(t, path, Options{})
+		if err != nil || len(got) != 3 {
+			t.Fatalf("%d frames, %v", len(got), err)
+		}
+		l.Abandon()
+	}
+	first, _ := os.ReadFile(fmt.Sprintf("%s.torn-%d", path, st.Size()))
+	second, _ := os.ReadFile(fmt.Sprintf("%s.torn-%d.1", path, st.Size()))
+	if string(first) != "first torn bytes" || string(second) != "second" {
+		t.Fatalf("aside files hold %q and %q", first, second)
+	}
+}
