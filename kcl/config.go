@@ -15,11 +15,18 @@ import (
 // Defaults: the values zero fields of Config, Polling and FanOut take.
 const (
 	DefaultShardSyncInterval = 30 * time.Second // Config.ShardSyncInterval
-	DefaultRetryBase         = time.Second      // Config.RetryBase: processor retries
-	DefaultRetryMax          = 30 * time.Second // Config.RetryMax
+	// DefaultCheckpointInterval is Config.CheckpointInterval: Kafka's auto.commit.interval.ms
+	// and franz-go's AutoCommitInterval default to the same 5s. It bounds lease-table writes to
+	// 12 per busy shard per minute (a per-batch write at 250ms polling can be 240) and a crash's
+	// replay to about 5s of records, the same order as the failover itself (LeaseDuration 3s
+	// plus a heartbeat) during which nothing of the shard is processed.
+	DefaultCheckpointInterval = 5 * time.Second
+	DefaultRetryBase          = time.Second      // Config.RetryBase: processor retries
+	DefaultRetryMax           = 30 * time.Second // Config.RetryMax
 
 	DefaultPollingLimit      = 10000                  // Polling.Limit: records per GetRecords
 	DefaultPollingInterval   = 250 * time.Millisecond // Polling.Interval
+	DefaultPollingIdle       = time.Second            // Polling.IdleInterval (at least Interval)
 	DefaultPollingMaxRetries = 10                     // Polling.MaxRetries
 	DefaultPollingRetryBase  = 100 * time.Millisecond // Polling.RetryBase
 	DefaultPollingRetryMax   = 5 * time.Second        // Polling.RetryMax
@@ -61,6 +68,14 @@ type Config struct {
 	// records to the right shard, as the KPL and Shoal's kpl do; otherwise it loses them.
 	// Default false: such sub-records are delivered (a possible duplicate, never a loss).
 	HashRangeFilter bool
+	// CheckpointInterval coalesces checkpoint writes per shard: Shard.Checkpoint records the
+	// position at once and it is written to the lease table at most once per interval, and
+	// always before a handoff, Shutdown, SHARD_END or a processor retry (see Shard.Checkpoint);
+	// nothing is written when the position did not move. After a crash or a hard stop the
+	// next owner replays the records checkpointed in the last interval at most. Shard.Flush
+	// writes at once. CheckpointWriteThrough (negative) writes on every Checkpoint call.
+	// Default 5s (DefaultCheckpointInterval).
+	CheckpointInterval time.Duration
 	// RetryBase and RetryMax bound the backoff before a failed processor is run again from the
 	// last checkpoint. Defaults 1s and 30s.
 	RetryBase, RetryMax time.Duration
@@ -123,6 +138,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ShardSyncInterval == 0 {
 		c.ShardSyncInterval = DefaultShardSyncInterval
 	}
+	if c.CheckpointInterval == 0 {
+		c.CheckpointInterval = DefaultCheckpointInterval
+	} else if c.CheckpointInterval < 0 {
+		c.CheckpointInterval = CheckpointWriteThrough
+	}
 	if c.RetryBase == 0 {
 		c.RetryBase = DefaultRetryBase
 	}
@@ -157,11 +177,19 @@ type Retrieval interface{ retrieval() }
 type Polling struct {
 	// Limit is GetRecords' Limit: records per call (1..10000). Default 10000.
 	Limit int
-	// Interval is the wait before the next GetRecords call on a shard when the previous call
-	// returned nothing or the reader is caught up. It bounds calls to 1/Interval per shard when
-	// idle (AWS allows 5 per second per shard, shared by every consumer of the stream).
-	// Default 250ms.
+	// Interval is the time from one GetRecords call on a shard to the next when the previous
+	// call returned records and the reader is caught up (MillisBehindLatest 0 and the page not
+	// full), or returned the first empty page. While the reader is behind or the page was full,
+	// the next call follows at once. Default 250ms.
 	Interval time.Duration
+	// IdleInterval is the longest time between calls on an idle shard: from the second
+	// consecutive empty page on, the wait doubles from Interval up to IdleInterval, and the
+	// first page with records returns to Interval. An idle shard then costs 1/IdleInterval
+	// calls per second (AWS allows 5 GetRecords per second per shard, shared by every
+	// application reading the stream), and a record arriving at an idle shard waits at most
+	// IdleInterval before it is read. Default 1s, or Interval if that is longer; it may not be
+	// set below Interval. Set it equal to Interval to poll at a fixed rate.
+	IdleInterval time.Duration
 	// MaxRetries is how many consecutive failures that are not throttling (network errors,
 	// 5xx after the SDK's own retries) a shard reader tolerates before it gives the shard up;
 	// throttling is retried without limit. Default 10.
@@ -179,6 +207,9 @@ func (p Polling) withDefaults() Polling {
 	}
 	if p.Interval == 0 {
 		p.Interval = DefaultPollingInterval
+	}
+	if p.IdleInterval == 0 {
+		p.IdleInterval = max(DefaultPollingIdle, p.Interval)
 	}
 	if p.MaxRetries == 0 {
 		p.MaxRetries = DefaultPollingMaxRetries
@@ -199,6 +230,13 @@ func (p Polling) validate() error {
 	}
 	if p.Interval < 0 {
 		errs = append(errs, fmt.Errorf("kcl: Polling.Interval %v is negative", p.Interval))
+	}
+	interval := p.Interval
+	if interval == 0 {
+		interval = DefaultPollingInterval
+	}
+	if p.IdleInterval < 0 || (p.IdleInterval > 0 && p.IdleInterval < interval) {
+		errs = append(errs, fmt.Errorf("kcl: Polling.IdleInterval %v: want 0 (default) or at least Interval", p.IdleInterval))
 	}
 	if p.MaxRetries < 0 {
 		errs = append(errs, fmt.Errorf("kcl: Polling.MaxRetries %d is negative", p.MaxRetries))

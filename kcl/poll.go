@@ -32,7 +32,8 @@ type poller struct {
 	stream    *string
 	shardID   string
 	limit     int32
-	interval  time.Duration // wait before the next call when the previous page was empty or caught up
+	interval  time.Duration // wait before the next call after a page that was caught up (or the first empty one)
+	idle      time.Duration // the longest wait, reached by doubling over consecutive empty pages
 	retries   int           // consecutive non-throttle failures tolerated
 	start     position
 	onRetry   func(err error, throttled bool, wait time.Duration)
@@ -41,11 +42,12 @@ type poller struct {
 	lastSeq  string // last record fetched: where an expired iterator is renewed from
 	lastCall time.Time
 	hurry    bool // the previous page had records and more are waiting
+	empties  int  // consecutive empty, caught-up pages
 	bo       backoff
 }
 
 func newPoller(api KinesisAPI, stream, streamARN, shardID string, cfg Polling, start position, onRetry func(error, bool, time.Duration)) *poller {
-	p := &poller{api: api, shardID: shardID, limit: int32(cfg.Limit), interval: cfg.Interval, retries: cfg.MaxRetries,
+	p := &poller{api: api, shardID: shardID, limit: int32(cfg.Limit), interval: cfg.Interval, idle: cfg.IdleInterval, retries: cfg.MaxRetries,
 		start: start, onRetry: onRetry, bo: backoff{base: cfg.RetryBase, max: cfg.RetryMax}}
 	if streamARN != "" {
 		p.streamARN = aws.String(streamARN)
@@ -60,7 +62,7 @@ func newPoller(api KinesisAPI, stream, streamARN, shardID string, cfg Polling, s
 // Errors it returns are permanent (or ctx's cause).
 func (p *poller) fetch(ctx context.Context) (page, error) {
 	if !p.hurry && !p.lastCall.IsZero() {
-		if err := sleep(ctx, p.interval-time.Since(p.lastCall)); err != nil {
+		if err := sleep(ctx, pollWait(p.interval, p.idle, p.empties)-time.Since(p.lastCall)); err != nil {
 			return page{}, err
 		}
 	}
@@ -100,9 +102,27 @@ func (p *poller) fetch(ctx context.Context) (page, error) {
 		if p.iter == nil {
 			pg.end, pg.children = true, out.ChildShards
 		}
-		p.hurry = len(out.Records) > 0 && pg.millisBehind > 0
+		p.hurry = len(out.Records) > 0 && (pg.millisBehind > 0 || len(out.Records) >= int(p.limit))
+		if len(out.Records) == 0 && pg.millisBehind == 0 {
+			p.empties++
+		} else {
+			p.empties = 0 // records, or an empty page of a shard that is behind (a gap): not idle
+		}
 		return pg, nil
 	}
+}
+
+// pollWait is the pause between the previous GetRecords call's start and the next one, when the
+// previous page did not ask for the next at once: interval after a page with records (caught up)
+// or a first empty page, then doubling with each further consecutive empty page, up to idle. So
+// an idle shard costs about 1/idle calls per second, a busy one reads as often as before, and
+// the first record after a quiet spell waits at most idle.
+func pollWait(interval, idle time.Duration, empties int) time.Duration {
+	w := interval
+	for i := 1; i < empties && w < idle; i++ {
+		w *= 2
+	}
+	return min(max(w, interval), max(idle, interval))
 }
 
 // retry decides whether err is worth another attempt; if so it waits (backoff with jitter) and

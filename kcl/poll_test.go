@@ -3,6 +3,7 @@ package kcl
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"testing"
 	"testing/synctest"
@@ -169,4 +170,59 @@ func TestPollerStopsOnContext(t *testing.T) {
 			t.Fatalf("fetch returned %v", err)
 		}
 	})
+}
+
+// TestPollerIdleBackoff: consecutive empty pages double the wait from Interval up to
+// IdleInterval; a page with records returns to Interval, a full page or one that is behind asks
+// for the next at once, and an empty page of a shard that is behind (a gap in the shard) is not
+// idle.
+func TestPollerIdleBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := &scripted{steps: []step{
+			{records: 0}, {records: 0}, {records: 0}, {records: 0}, {records: 0}, // idle
+			{records: 1},             // a record arrives: caught up
+			{records: 0, behind: 30}, // a gap while behind: not idle
+			{records: 0}, {records: 0},
+			{records: 10000}, // a full page: more are waiting even at MillisBehindLatest 0
+			{records: 2, behind: 7},
+			{records: 0},
+		}}
+		p := testPoller(api, nil)
+		for range len(api.steps) {
+			if _, err := p.fetch(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ms := time.Millisecond
+		want := []time.Duration{250 * ms, 500 * ms, 1000 * ms, 1000 * ms, 1000 * ms, 250 * ms, 250 * ms, 250 * ms, 500 * ms, 0, 0}
+		var gaps []time.Duration
+		for i := 1; i < len(api.callTimes); i++ {
+			gaps = append(gaps, api.callTimes[i].Sub(api.callTimes[i-1]))
+		}
+		if fmt.Sprint(gaps) != fmt.Sprint(want) {
+			t.Fatalf("gaps between calls\n got %v\nwant %v", gaps, want)
+		}
+	})
+}
+
+func TestPollWait(t *testing.T) {
+	ms := time.Millisecond
+	for _, c := range []struct {
+		interval, idle time.Duration
+		empties        int
+		want           time.Duration
+	}{
+		{250 * ms, time.Second, 0, 250 * ms},
+		{250 * ms, time.Second, 1, 250 * ms},
+		{250 * ms, time.Second, 2, 500 * ms},
+		{250 * ms, time.Second, 3, time.Second},
+		{250 * ms, time.Second, 1000, time.Second},
+		{300 * ms, time.Second, 3, time.Second}, // 1200ms capped
+		{250 * ms, 250 * ms, 9, 250 * ms},       // fixed rate
+		{0, 0, 5, 0},
+	} {
+		if got := pollWait(c.interval, c.idle, c.empties); got != c.want {
+			t.Errorf("pollWait(%v, %v, %d) = %v, want %v", c.interval, c.idle, c.empties, got, c.want)
+		}
+	}
 }

@@ -32,13 +32,15 @@ type slowConn struct {
 
 func (c slowConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
-	time.Sleep(10 * time.Millisecond)
+	time.Sleep(30 * time.Millisecond)
 	return n, err
 }
 
 func (c slowConn) Read(p []byte) (int, error) {
+	// A 40 KB PutRecords answer takes 80 ms or more to read: longer than the write pause, so
+	// the transport's late read of the request body falls while the response is being read.
 	time.Sleep(2 * time.Millisecond)
-	return c.Conn.Read(p[:min(len(p), 2048)])
+	return c.Conn.Read(p[:min(len(p), 1024)])
 }
 
 // TestSDKBodyRace pins down the aws-sdk-go-v2 race that BufferedTransport exists for, and shows
@@ -110,6 +112,7 @@ func TestSDKBodyRace(t *testing.T) {
 		{name: "default-tls", endpoint: "https://localhost:" + securePort},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			var d net.Dialer
 			hc := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
 				tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -138,7 +141,7 @@ func TestSDKBodyRace(t *testing.T) {
 				t.Fatal(err)
 			}
 			var raced error
-			for i := range 8 {
+			for i := range 10 {
 				_, err := kc.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: &stream, Records: entries})
 				if err != nil && strings.Contains(err.Error(), "use of closed network connection") || errors.Is(err, net.ErrClosed) {
 					raced = err

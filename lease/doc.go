@@ -42,8 +42,19 @@
 //     not all finished are neither counted nor taken.
 //   - Crash failover: a dead worker's leases are taken within LeaseDuration plus about one
 //     WorkerScanInterval (defaults: 3 s + 1 s).
-//   - Nothing outlives Run: it starts two helper goroutines (heartbeat, fencer) and waits for them.
-//     User callbacks and hooks are never called with a lock held.
+//   - A slow or throttled store does not fence a healthy worker while some heartbeat answers
+//     before the fence it extends (measured from its start; sends pipeline when answers are slow):
+//     no self-fence up to a p99 of 1 s, or throttling bursts of 1.5 s, at the defaults
+//     (TestSlowStoreLiveness). While store calls are slow or failing, each scan takes and steals
+//     fewer leases (halving; doubling back when the table recovers).
+//   - A table item that is not a valid lease is skipped and reported (Hooks.InvalidItem,
+//     Stats.Invalid, an ERROR log line), never written to; every valid lease is balanced.
+//   - Two live processes with one WorkerID are detected within a few heartbeats; the one that
+//     started later steps back (Run returns ErrDuplicateWorker).
+//   - Nothing outlives Run: it starts three helper goroutines (heartbeat, which waits for its own
+//     attempts; fencer; a hard-stop watcher) and waits for them. User callbacks and hooks are
+//     never called with a lock held. A hard stop (ctx, or Shutdown's ctx) interrupts every store
+//     call of the coordinator.
 //
 // # Self-fencing (the margin, and why it is safe)
 //

@@ -35,10 +35,11 @@ type liveness struct {
 	validUntil time.Time // zero: no live chain
 	epoch      context.Context
 	cancel     context.CancelCauseFunc
-	lastBeat   int64 // heartbeat value of the latest answer
-	slow       bool  // the last heartbeat took more than a quarter of the lease duration, or failed
-	beaten     bool  // a heartbeat of this instance succeeded (later rows must show it as Previous)
-	foreign    int   // heartbeats whose Previous was another instance, after the first
+	lastBeat   int64     // heartbeat value of the answer to the latest-sent heartbeat answered
+	lastBeatS  time.Time // that heartbeat's send time
+	slow       bool      // the last heartbeat took more than a quarter of the lease duration, or failed
+	beaten     bool      // a heartbeat of this instance succeeded (later rows must show it as Previous)
+	foreign    int       // heartbeats whose Previous was another instance, after the first
 
 	reset  chan struct{} // validUntil moved
 	beats  chan beat     // latest successful heartbeat, for the coordinator loop
@@ -133,10 +134,13 @@ func (l *liveness) atRisk(at time.Time) bool {
 // moves the fence to s+LD-SM, so the next answer must come within LD-SM-est: sends are then
 // spaced a third of that (at least 50 ms), pipelined (several in flight). Under a queueing store
 // every answer is late by about the same amount, so sending more often is what keeps a healthy
-// worker live (until est approaches LD-SM, when nothing can).
+// worker live (until est reaches 90% of LD-SM: then nothing can, and it falls back to
+// HeartbeatInterval).
 func (l *liveness) interval(est time.Duration) time.Duration {
 	window := l.cfg.LeaseDuration - l.cfg.SafetyMargin
-	if est <= (window-l.cfg.HeartbeatInterval)/2 {
+	if est <= (window-l.cfg.HeartbeatInterval)/2 || est >= window*9/10 {
+		// Quick answers; or answers so slow that no spacing keeps up: sending more would only
+		// add load to a store that is already drowning.
 		return l.cfg.HeartbeatInterval
 	}
 	return min(l.cfg.HeartbeatInterval, max((window-est)/3, 50*time.Millisecond))
@@ -152,7 +156,7 @@ func (l *liveness) runHeartbeat(ctx context.Context) {
 	defer t.Stop()
 	inFlight, failures := 0, 0
 	var next, lastSend time.Time // when the next attempt is due (zero: now); the latest send
-	var recent [5]time.Duration   // latencies of the last answers (ring)
+	var recent [5]time.Duration  // latencies of the last answers (ring)
 	ri := 0
 	est := func() time.Duration {
 		m := time.Duration(0)
@@ -239,8 +243,8 @@ func (l *liveness) record(s, e time.Time, w Worker) {
 		}
 	}
 	l.beaten = true
-	if w.Heartbeat > l.lastBeat || l.lastBeat == 0 {
-		l.lastBeat = w.Heartbeat
+	if !s.Before(l.lastBeatS) {
+		l.lastBeat, l.lastBeatS = w.Heartbeat, s
 	}
 	chainLive := !l.validUntil.IsZero() && e.Before(l.validUntil)
 	until := s.Add(l.cfg.LeaseDuration - l.cfg.SafetyMargin)

@@ -165,6 +165,17 @@ func (f *fleet) held(id string) int {
 	return m.c.Stats().Leases.Held
 }
 
+// leasesLost sums the leases every worker lost (not released) since it started.
+func (f *fleet) leasesLost() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var n int64
+	for _, m := range f.workers {
+		n += m.c.Stats().Leases.Lost
+	}
+	return n
+}
+
 func (f *fleet) stopAll() {
 	f.mu.Lock()
 	ms := make([]*member, 0, len(f.workers))

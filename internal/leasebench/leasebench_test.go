@@ -24,8 +24,17 @@ func TestScenariosSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(grace.Gaps) != 4 || grace.Lost != 0 || grace.Duplicates != 0 {
-		t.Fatalf("graceful: %d gaps, %d lost, %d duplicates", len(grace.Gaps), grace.Lost, grace.Duplicates)
+	if len(grace.Gaps) != 4 || grace.Lost != 0 {
+		t.Fatalf("graceful: %d gaps, %d lost", len(grace.Gaps), grace.Lost)
+	}
+	// A graceful handoff duplicates nothing. A lease lost meanwhile (a worker that fenced itself
+	// because the machine stalled past its heartbeat deadline) is restarted from its last
+	// checkpoint, which repeats records by design (at least once): then duplicates prove nothing.
+	switch {
+	case grace.Duplicates != 0 && grace.LeasesLost == 0:
+		t.Fatalf("graceful: %d duplicates without any lease lost", grace.Duplicates)
+	case grace.LeasesLost != 0:
+		t.Logf("!!! graceful: %d leases lost (self-fence: the machine stalled), so %d duplicates are not checked", grace.LeasesLost, grace.Duplicates)
 	}
 	cost, err := LeaseCost(ctx, 8, 2, 2*time.Second)
 	if err != nil {
@@ -34,5 +43,5 @@ func TestScenariosSmoke(t *testing.T) {
 	if cost.WritesPerWorkerPerMinute <= 0 {
 		t.Fatalf("no heartbeats counted: %+v", cost)
 	}
-	t.Logf("crash p50 %v, graceful p50 %v, cost %+v", Percentile(crash.Gaps, 50), Percentile(grace.Gaps, 50), cost)
+	t.Logf("crash p50 %v (%d leases lost), graceful p50 %v (%d leases lost, %d duplicates), cost %+v", Percentile(crash.Gaps, 50), crash.LeasesLost, Percentile(grace.Gaps, 50), grace.LeasesLost, grace.Duplicates, cost)
 }

@@ -20,6 +20,10 @@ type Move struct {
 	Gaps       []time.Duration // per moved shard: from the kill/stop until another worker processed it
 	Duplicates int
 	Lost       int
+	// LeasesLost counts leases lost by any worker during the trial (a self-fence when the
+	// machine stalls longer than the heartbeat deadline; the next owner then repeats what came
+	// after the last checkpoint, so duplicates are expected).
+	LeasesLost int64
 }
 
 // Failover kills (graceful=false) or shuts down (graceful=true) one of three workers sharing a
@@ -40,6 +44,7 @@ func Failover(ctx context.Context, graceful bool, trials int) (Move, error) {
 		out.Gaps = append(out.Gaps, m.Gaps...)
 		out.Duplicates += m.Duplicates
 		out.Lost += m.Lost
+		out.LeasesLost += m.LeasesLost
 	}
 	return out, nil
 }
@@ -99,6 +104,7 @@ func failoverOnce(ctx context.Context, srv *kinesislocal.Server, graceful bool, 
 	prod.Wait()
 	f.awaitAll(ctx)
 	out.Duplicates, out.Lost = f.duplicates()
+	out.LeasesLost = f.leasesLost()
 	return out, nil
 }
 

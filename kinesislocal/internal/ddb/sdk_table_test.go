@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -159,7 +160,15 @@ func TestCreateTableValidation(t *testing.T) {
 	}
 }
 
+// TestStateDelay runs in a synctest bubble. In real time its checks of the CREATING window were
+// guarded by "if less than the delay has passed", so on a loaded machine, where the 80 ms were
+// often gone before DescribeTable answered, the test silently asserted nothing; in fake time
+// no time passes between CreateTable and the checks, and every check runs.
 func TestStateDelay(t *testing.T) {
+	synctest.Test(t, testStateDelay)
+}
+
+func testStateDelay(t *testing.T) {
 	const delay = 80 * time.Millisecond
 	c := newClient(t, kinesislocal.Options{StateDelay: delay})
 	ctx := ctxT(t)
@@ -169,18 +178,14 @@ func TestStateDelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if d.Table.TableStatus != types.TableStatusCreating {
+		t.Fatalf("status %s right after CreateTable", d.Table.TableStatus)
+	}
 	put := func() error {
 		_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("slow"), Item: map[string]types.AttributeValue{"leaseKey": str("a")}})
 		return err
 	}
-	if time.Since(start) < delay {
-		if d.Table.TableStatus != types.TableStatusCreating {
-			t.Fatalf("status %s right after CreateTable", d.Table.TableStatus)
-		}
-		if err := put(); time.Since(start) < delay {
-			wantCode(t, err, "ResourceNotFoundException")
-		}
-	}
+	wantCode(t, put(), "ResourceNotFoundException")
 	w := dynamodb.NewTableExistsWaiter(c, func(o *dynamodb.TableExistsWaiterOptions) {
 		o.MinDelay = 10 * time.Millisecond
 		o.MaxDelay = 20 * time.Millisecond
@@ -188,8 +193,8 @@ func TestStateDelay(t *testing.T) {
 	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("slow")}, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if time.Since(start) < delay {
-		t.Fatalf("ACTIVE after %v, before the %v delay", time.Since(start), delay)
+	if el := time.Since(start); el < delay || el > delay+20*time.Millisecond {
+		t.Fatalf("ACTIVE after %v, want after the %v delay (polled every 10 to 20 ms)", el, delay)
 	}
 	if err := put(); err != nil {
 		t.Fatal(err)

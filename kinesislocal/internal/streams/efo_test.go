@@ -86,7 +86,16 @@ func TestConsumers(t *testing.T) {
 
 // TestSubscribeToShard subscribes through the real SDK event stream reader: the initial response,
 // records pushed as they arrive, idle events, ChildShards at shard end and the 5 s guard.
+//
+// It runs in a synctest bubble: in real time, "pushed as they arrive" was checked as "within 2 s
+// of the PutRecord" and the guard as "a second subscription within 5 s is refused", both of which
+// a loaded machine can break. In fake time no time passes while goroutines are runnable, so a
+// record that is pushed arrives at once, and one that waited for a later tick would not.
 func TestSubscribeToShard(t *testing.T) {
+	synctest.Test(t, testSubscribeToShard)
+}
+
+func testSubscribeToShard(t *testing.T) {
 	c, _ := newClient(t, kinesislocal.Options{})
 	ctx := ctxT(t)
 	createStream(t, c, "efo", 1)
@@ -146,8 +155,9 @@ func TestSubscribeToShard(t *testing.T) {
 			break
 		}
 	}
-	if string(ev.Records[0].Data) != "second" || time.Since(start) > 2*time.Second {
-		t.Fatalf("pushed event: %+v after %v", ev, time.Since(start))
+	// Idle events come every 500 ms: a record that waited for the next one was not pushed.
+	if string(ev.Records[0].Data) != "second" || time.Since(start) >= 500*time.Millisecond {
+		t.Fatalf("pushed event: %+v after %v, want it before the next idle event (500 ms)", ev, time.Since(start))
 	}
 	// Shard end: the split closes the shard; the last event has ChildShards and no continuation.
 	if _, err := c.SplitShard(ctx, &kinesis.SplitShardInput{StreamARN: arn, ShardToSplit: aws.String("shardId-000000000000"), NewStartingHashKey: aws.String("1000")}); err != nil {
@@ -244,7 +254,11 @@ func TestSubscriptionLifetimeAndTakeover(t *testing.T) {
 }
 
 // TestSubscribeToShardOverHTTP runs a subscription over a real loopback HTTP/1.1 connection
-// (chunked streaming response, flushed per event), as `shoal local` serves it.
+// (chunked streaming response, flushed per event), as `shoal local` serves it. The client goes
+// through kinesislocal.BufferedTransport, as the package tells Go clients on http:// endpoints to:
+// with a plain http.Client the SDK's request-body race (see BufferedTransport) closed the
+// connection under the event stream on a loaded machine ("decode event: ... use of closed
+// network connection").
 func TestSubscribeToShardOverHTTP(t *testing.T) {
 	srv, err := kinesislocal.New(kinesislocal.Options{})
 	if err != nil {
@@ -254,7 +268,7 @@ func TestSubscribeToShardOverHTTP(t *testing.T) {
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
 	cfg := srv.AWSConfig()
-	cfg.HTTPClient = &http.Client{}
+	cfg.HTTPClient = &http.Client{Transport: kinesislocal.BufferedTransport(nil)}
 	cfg.BaseEndpoint = aws.String(hs.URL)
 	c := kinesis.NewFromConfig(cfg)
 	ctx := ctxT(t)

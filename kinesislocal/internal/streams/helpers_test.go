@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -47,10 +46,12 @@ func wantCode(t *testing.T, err error, want string) {
 	}
 }
 
+// ctxT is the test's context. It has no deadline of its own: a fixed budget for a whole test
+// is a speed assumption (TestLargeRecords sends about 20 MB through the SDK and took over 30 s
+// with -race on a loaded machine); a hang is caught by go test -timeout, with every goroutine's
+// stack.
 func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+	return t.Context()
 }
 
 func createStream(t testing.TB, c *kinesis.Client, name string, shards int32) {

@@ -7,13 +7,17 @@ import (
 	"math/big"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/shoal-go/shoal/kinesislocal/internal/streams"
 )
 
 // TestConcurrentWritesReadsAndResharding runs writers, readers and a resharder at once and checks
 // that every acknowledged record is stored exactly once, in increasing sequence order per shard.
+//
+// The overlap is driven by progress, not by the clock: each reshard waits until the writers have
+// acknowledged more batches since the last one, and the writers stop when the last reshard is
+// done. (With a 30 ms pause per reshard and a 300 ms run, a loaded machine reshaped the stream
+// while few or no writes were in flight, and the test still passed.)
 func TestConcurrentWritesReadsAndResharding(t *testing.T) {
 	dir := t.TempDir()
 	e, err := streams.New(streams.Options{DataDir: dir})
@@ -24,11 +28,16 @@ func TestConcurrentWritesReadsAndResharding(t *testing.T) {
 	if _, err := e.Handle(ctx, "CreateStream", []byte(`{"StreamName":"st","ShardCount":4}`)); err != nil {
 		t.Fatal(err)
 	}
+	const writers, batchesPerReshard = 4, 8
 	stop := make(chan struct{})
+	failed := make(chan struct{}) // closed when a writer gives up, so the resharder does not wait for it
+	var failOnce sync.Once
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	acked := map[string]bool{}
-	for w := 0; w < 4; w++ {
+	batches := 0                       // acknowledged PutRecords calls, under mu
+	progress := make(chan struct{}, 1) // a batch was acknowledged
+	for w := 0; w < writers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -41,19 +50,26 @@ func TestConcurrentWritesReadsAndResharding(t *testing.T) {
 				out, err := e.Handle(ctx, "PutRecords", putRecordsBodyData("st", w, i))
 				if err != nil {
 					t.Error(err)
+					failOnce.Do(func() { close(failed) })
 					return
 				}
 				var res struct{ FailedRecordCount int }
 				json.Unmarshal(out, &res)
 				if res.FailedRecordCount != 0 {
 					t.Errorf("%d failed", res.FailedRecordCount)
+					failOnce.Do(func() { close(failed) })
 					return
 				}
 				mu.Lock()
 				for j := 0; j < 50; j++ {
 					acked[fmt.Sprintf("w%d-%d-%d", w, i, j)] = true
 				}
+				batches++
 				mu.Unlock()
+				select {
+				case progress <- struct{}{}:
+				default:
+				}
 			}
 		}()
 	}
@@ -72,17 +88,30 @@ func TestConcurrentWritesReadsAndResharding(t *testing.T) {
 			}
 		}()
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for _, n := range []int{8, 4, 6, 3, 5} {
-			time.Sleep(30 * time.Millisecond)
-			if _, err := e.Handle(ctx, "UpdateShardCount", []byte(fmt.Sprintf(`{"StreamName":"st","TargetShardCount":%d,"ScalingType":"UNIFORM_SCALING"}`, n))); err != nil {
-				t.Error(err)
+	// waitBatches waits until n batches are acknowledged or a writer has failed.
+	waitBatches := func(n int) {
+		for !t.Failed() {
+			mu.Lock()
+			done := batches >= n
+			mu.Unlock()
+			if done {
+				return
+			}
+			select {
+			case <-progress:
+			case <-failed:
 			}
 		}
-	}()
-	time.Sleep(300 * time.Millisecond)
+	}
+	// The resharder runs on this goroutine, batchesPerReshard acknowledged batches apart, and a
+	// few more batches land on the final shards before the writers and readers stop.
+	for k, n := range []int{8, 4, 6, 3, 5} {
+		waitBatches((k + 1) * batchesPerReshard)
+		if _, err := e.Handle(ctx, "UpdateShardCount", []byte(fmt.Sprintf(`{"StreamName":"st","TargetShardCount":%d,"ScalingType":"UNIFORM_SCALING"}`, n))); err != nil {
+			t.Error(err)
+		}
+	}
+	waitBatches(6 * batchesPerReshard)
 	close(stop)
 	wg.Wait()
 
