@@ -35,10 +35,11 @@ type liveness struct {
 	validUntil time.Time // zero: no live chain
 	epoch      context.Context
 	cancel     context.CancelCauseFunc
-	lastBeat   int64 // heartbeat value of the latest answer
-	slow       bool  // the last heartbeat took more than a quarter of the lease duration, or failed
-	beaten     bool  // a heartbeat of this instance succeeded (later rows must show it as Previous)
-	foreign    int   // heartbeats whose Previous was another instance, after the first
+	lastBeat   int64     // heartbeat value of the answer to the latest-sent heartbeat answered
+	lastBeatS  time.Time // that heartbeat's send time
+	slow       bool      // the last heartbeat took more than a quarter of the lease duration, or failed
+	beaten     bool      // a heartbeat of this instance succeeded (later rows must show it as Previous)
+	foreign    int       // heartbeats whose Previous was another instance, after the first
 
 	reset  chan struct{} // validUntil moved
 	beats  chan beat     // latest successful heartbeat, for the coordinator loop
@@ -242,8 +243,8 @@ func (l *liveness) record(s, e time.Time, w Worker) {
 		}
 	}
 	l.beaten = true
-	if w.Heartbeat > l.lastBeat || l.lastBeat == 0 {
-		l.lastBeat = w.Heartbeat
+	if !s.Before(l.lastBeatS) {
+		l.lastBeat, l.lastBeatS = w.Heartbeat, s
 	}
 	chainLive := !l.validUntil.IsZero() && e.Before(l.validUntil)
 	until := s.Add(l.cfg.LeaseDuration - l.cfg.SafetyMargin)

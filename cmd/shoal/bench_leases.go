@@ -11,7 +11,8 @@ import (
 )
 
 // runBenchLeases runs the lease protocol scenarios in real time and prints them beside the Java
-// KCL's figures at its defaults (../shared/reference/kcl-java.md; derived from its code's timers).
+// KCL's figures at its defaults (derived from the timers in its public source,
+// github.com/awslabs/amazon-kinesis-client).
 // With --fleet it runs the fleet scenarios instead (runBenchFleet).
 func runBenchLeases(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if i := slices.IndexFunc(args, func(a string) bool { return a == "--fleet" || a == "-fleet" }); i >= 0 {

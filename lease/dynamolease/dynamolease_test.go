@@ -362,6 +362,11 @@ func TestThrottlingTranslated(t *testing.T) {
 	if _, err := st.Heartbeat(context.Background(), "w", "i"); !errors.Is(err, lease.ErrThrottled) {
 		t.Errorf("heartbeat: %v, want ErrThrottled", err)
 	}
+	// A throttled conditional write was refused: not an unknown outcome.
+	_, err = st.Checkpoint(context.Background(), "k", lease.Expect{Owner: "w", Counter: 1}, lease.Checkpoint{Sequence: "5"})
+	if !errors.Is(err, lease.ErrThrottled) || errors.Is(err, lease.ErrUnknownOutcome) {
+		t.Errorf("checkpoint: %v, want ErrThrottled", err)
+	}
 }
 
 func TestNewValidates(t *testing.T) {

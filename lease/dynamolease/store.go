@@ -546,6 +546,12 @@ func refused(err error) bool {
 			return true
 		}
 	}
+	// A modelled client-fault error without an HTTP response (an API implementation that is not
+	// the SDK client, e.g. a test double or a wrapper).
+	var api smithy.APIError
+	if errors.As(err, &api) && api.ErrorFault() == smithy.FaultClient {
+		return true
+	}
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
 }
