@@ -127,7 +127,7 @@ func NewProxy(upstream string) (*Proxy, error) {
 			pr.SetURL(u)
 			pr.Out.Host = pr.In.Host // the SDK signed the Host it sent
 			// A request the client gives up on (a timeout, a hedged duplicate) still runs to
-			// its end upstream: dynalite 3.2 throws on an aborted request and dies. Real
+			// its end upstream: dynalite 4.0.0 throws on an aborted request and dies. Real
 			// DynamoDB does not see a client's cancellation either.
 			pr.Out = pr.Out.WithContext(context.WithoutCancel(pr.Out.Context()))
 		},
