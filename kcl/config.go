@@ -15,8 +15,14 @@ import (
 // Defaults: the values zero fields of Config, Polling and FanOut take.
 const (
 	DefaultShardSyncInterval = 30 * time.Second // Config.ShardSyncInterval
-	DefaultRetryBase         = time.Second      // Config.RetryBase: processor retries
-	DefaultRetryMax          = 30 * time.Second // Config.RetryMax
+	// DefaultCheckpointInterval is Config.CheckpointInterval: Kafka's auto.commit.interval.ms
+	// and franz-go's AutoCommitInterval default to the same 5s. It bounds lease-table writes to
+	// 12 per busy shard per minute (a per-batch write at 250ms polling can be 240) and a crash's
+	// replay to about 5s of records, the same order as the failover itself (LeaseDuration 3s
+	// plus a heartbeat) during which nothing of the shard is processed.
+	DefaultCheckpointInterval = 5 * time.Second
+	DefaultRetryBase          = time.Second      // Config.RetryBase: processor retries
+	DefaultRetryMax           = 30 * time.Second // Config.RetryMax
 
 	DefaultPollingLimit      = 10000                  // Polling.Limit: records per GetRecords
 	DefaultPollingInterval   = 250 * time.Millisecond // Polling.Interval
@@ -62,6 +68,14 @@ type Config struct {
 	// records to the right shard, as the KPL and Shoal's kpl do; otherwise it loses them.
 	// Default false: such sub-records are delivered (a possible duplicate, never a loss).
 	HashRangeFilter bool
+	// CheckpointInterval coalesces checkpoint writes per shard: Shard.Checkpoint records the
+	// position at once and it is written to the lease table at most once per interval, and
+	// always before a handoff, Shutdown, SHARD_END or a processor retry (see Shard.Checkpoint);
+	// nothing is written when the position did not move. After a crash or a hard stop the
+	// next owner replays the records checkpointed in the last interval at most. Shard.Flush
+	// writes at once. CheckpointWriteThrough (negative) writes on every Checkpoint call.
+	// Default 5s (DefaultCheckpointInterval).
+	CheckpointInterval time.Duration
 	// RetryBase and RetryMax bound the backoff before a failed processor is run again from the
 	// last checkpoint. Defaults 1s and 30s.
 	RetryBase, RetryMax time.Duration
@@ -123,6 +137,11 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ShardSyncInterval == 0 {
 		c.ShardSyncInterval = DefaultShardSyncInterval
+	}
+	if c.CheckpointInterval == 0 {
+		c.CheckpointInterval = DefaultCheckpointInterval
+	} else if c.CheckpointInterval < 0 {
+		c.CheckpointInterval = CheckpointWriteThrough
 	}
 	if c.RetryBase == 0 {
 		c.RetryBase = DefaultRetryBase

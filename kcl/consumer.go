@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,7 +33,7 @@ type ProcessorFunc func(ctx context.Context, s *Shard) error
 func (f ProcessorFunc) ProcessShard(ctx context.Context, s *Shard) error { return f(ctx, s) }
 
 // BatchProcessor returns a Processor that calls fn for each batch and checkpoints the batch's
-// last record when fn returns nil. If fn fails, the shard is processed again from the last
+// last record when fn returns nil (written as Config.CheckpointInterval says). If fn fails, the shard is processed again from the last
 // checkpoint (the failed batch is delivered again), after a backoff.
 func BatchProcessor(fn func(ctx context.Context, b Batch) error) Processor {
 	return ProcessorFunc(func(ctx context.Context, s *Shard) error {
@@ -71,6 +72,7 @@ type Consumer struct {
 // Stats is a snapshot of a Consumer's counters.
 type Stats struct {
 	// Records and Batches delivered to the processor, Checkpoints written, since Run started.
+	// Checkpoints counts lease-table writes of checkpoints (coalesced: see CheckpointInterval).
 	Records, Batches, Checkpoints int64
 	// Throttles counts reads that were throttled or failed and retried.
 	Throttles int64
@@ -306,13 +308,16 @@ func (c *Consumer) runShard(cl *lease.Claim) {
 	var first lease.Checkpoint // the first record delivered in this claim: where a retry resumes
 	fresh := false             // this claim wrote the LATEST lease's start time
 	for attempt := 1; ; attempt++ {
-		var err error
+		var err, ferr error
 		var s *Shard
 		if fresh, err = c.durableStart(cl, fresh); err == nil {
 			var stopRead func()
-			s, stopRead = c.openShard(cl, keep, first, fresh && attempt == 1)
+			s, stopRead = c.openShard(cl, keep, first, fresh && attempt == 1, log)
 			err = c.proc.ProcessShard(cl.Context(), s)
 			s.report()
+			// The last position the processor recorded is written before the shard is finished,
+			// released or run again.
+			ferr = s.finalFlush(log)
 			stopRead()
 			if first.Sequence == "" {
 				first = s.firstDelivered()
@@ -321,8 +326,13 @@ func (c *Consumer) runShard(cl *lease.Claim) {
 			s = &Shard{} // nothing was read
 		}
 		switch {
-		case s.ended && err == nil:
+		case s.ended && err == nil && ferr == nil:
 			c.finishShard(cl, s.end, log)
+			return
+		case s.ended && err == nil && cl.Context().Err() == nil:
+			// SHARD_END only after the final checkpoint: the next owner reads the rest again.
+			log.Warn("shard ended but its final checkpoint could not be written; releasing it", "err", ferr)
+			release()
 			return
 		case cl.Context().Err() != nil:
 			release() // lost or hard stop: acknowledge only
@@ -397,7 +407,7 @@ func (c *Consumer) durableStart(cl *lease.Claim, wrote bool) (bool, error) {
 // the reader and waits for it. The reader starts after the claim's checkpoint; at a starting
 // sentinel, AT first (the first record an earlier attempt of this claim delivered) if known,
 // else at the lease's recorded start (LATEST itself only on the attempt that recorded it).
-func (c *Consumer) openShard(cl *lease.Claim, keep *aggregate.HashRange, first lease.Checkpoint, fresh bool) (*Shard, func()) {
+func (c *Consumer) openShard(cl *lease.Claim, keep *aggregate.HashRange, first lease.Checkpoint, fresh bool, log *slog.Logger) (*Shard, func()) {
 	id := cl.Key()
 	l := cl.Lease()
 	pos, after := startPosition(l.Checkpoint, c.cfg.InitialPosition, first, fresh)
@@ -417,7 +427,7 @@ func (c *Consumer) openShard(cl *lease.Claim, keep *aggregate.HashRange, first l
 	rctx, cancel := context.WithCancel(cl.Context())
 	pages, done := prefetch(rctx, f)
 	s := &Shard{id: id, claim: cl, ctx: cl.Context(), stop: cl.Stopping(),
-		pages: pages, lastCP: after,
+		pages: pages, recorded: after, written: after,
 		dec: &decoder{keep: keep, after: after,
 			corrupt: func(r Record) {
 				if h := c.cfg.Hooks.CorruptRecord; h != nil {
@@ -448,7 +458,9 @@ func (c *Consumer) openShard(cl *lease.Claim, keep *aggregate.HashRange, first l
 			innerCP(shard, took)
 		}
 	}
-	return s, func() { cancel(); <-done }
+	s.cpw = newCheckpointer(s, c.cfg.CheckpointInterval, cl.Stopping(), log)
+	go s.cpw.run(rctx)
+	return s, func() { cancel(); <-done; <-s.cpw.done }
 }
 
 // finishShard creates the children's leases, writes SHARD_END and gives the lease up. If it

@@ -10,10 +10,23 @@
 // batches with Shard.Next and checkpoints with Shard.Checkpoint, or uses BatchProcessor, which
 // checkpoints after every batch it processed without error.
 //
+// Checkpoints are coalesced per shard. Shard.Checkpoint checks the position at once (beyond the
+// last delivered record: ErrCheckpointAhead; before one already recorded: lease.ErrBackwards;
+// shard lost: ErrLeaseLost) and records it; a per-shard goroutine writes it to the lease table
+// at most once per Config.CheckpointInterval (5s by default), never when it did not move. The
+// last recorded position is always written before the lease is released (handoff, rebalance,
+// Shutdown), before SHARD_END, and before a failed processor runs again, and every position is
+// written at once after a handoff or shutdown was requested. Shard.Flush writes now and returns
+// when the write is durable (for effects that must not be repeated); CheckpointInterval
+// CheckpointWriteThrough writes on every Checkpoint call, as the Java KCL does.
+//
 // Guarantees:
-//   - At-least-once: every record is delivered until a checkpoint at or after it succeeds. After
-//     a crash, the new owner starts after the last checkpoint, so records processed but not yet
-//     checkpointed are delivered again. A graceful handoff (Shutdown, rebalance) delivers nothing
+//   - At-least-once: every record is delivered until a checkpoint at or after it is written.
+//     After a crash or a hard stop, the new owner starts after the last checkpoint written, so
+//     records processed but not yet checkpointed are delivered again: with coalescing, at most
+//     the records checkpointed in the last CheckpointInterval before the crash (a worker that
+//     lost contact with the lease table stops at once and may replay those too), plus those
+//     processed but not yet checkpointed. A graceful handoff (Shutdown, rebalance) delivers nothing
 //     twice when the processor checkpoints what it processed before returning (BatchProcessor
 //     does).
 //   - Order: records of a shard are delivered in sequence order. A shard's children (after a

@@ -3,7 +3,6 @@ package kcl
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -52,8 +51,11 @@ type Shard struct {
 	last    time.Time
 	bytes   int
 
+	cpw *checkpointer // writes recorded checkpoints (checkpoint.go)
+
 	mu       sync.Mutex       // guards the fields below: Checkpoint may run on other goroutines
-	lastCP   lease.Checkpoint // last checkpoint this processor wrote or resumed from
+	recorded lease.Checkpoint // last checkpoint the processor recorded, or where this Shard resumed
+	written  lease.Checkpoint // last checkpoint written (or resumed from): recorded == written when clean
 	ahead    lease.Checkpoint // last record delivered (Sequence "" before the first)
 	first    lease.Checkpoint // first record delivered (Sequence "" before the first)
 	progress bool             // a checkpoint was written through this Shard
@@ -165,47 +167,6 @@ func (s *Shard) Err() error {
 		return nil
 	}
 	return s.err
-}
-
-// Checkpoint records that every record up to and including r has been processed, with a write
-// that fails (ErrLeaseLost) unless this worker still owns the shard. It refuses to move
-// backwards (lease.ErrBackwards) or beyond the last record delivered (ErrCheckpointAhead). It
-// blocks until the lease table answers.
-func (s *Shard) Checkpoint(ctx context.Context, r Record) error {
-	pos := lease.Checkpoint{Sequence: r.SequenceNumber, SubSequence: r.SubSequenceNumber}
-	if !pos.Valid() || pos.IsSentinel() {
-		return fmt.Errorf("checkpoint %s: invalid sequence number %q", s.id, r.SequenceNumber)
-	}
-	s.mu.Lock()
-	ahead, last := s.ahead, s.lastCP
-	s.mu.Unlock()
-	if ahead.Sequence == "" || pos.Compare(ahead) > 0 {
-		return fmt.Errorf("checkpoint %s at %s/%d: %w", s.id, r.SequenceNumber, r.SubSequenceNumber, ErrCheckpointAhead)
-	}
-	if last.Sequence != "" && pos.Compare(last) == 0 {
-		return nil // nothing new
-	}
-	start := time.Now()
-	if err := s.claim.Checkpoint(ctx, pos); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	if last := s.lastCP; last.Sequence == "" || pos.Compare(last) > 0 {
-		s.lastCP = pos
-	}
-	s.progress = true
-	s.mu.Unlock()
-	if h := s.hooks.Checkpointed; h != nil {
-		h(s.id, time.Since(start))
-	}
-	return nil
-}
-
-// progressed reports whether a checkpoint was written through s.
-func (s *Shard) progressed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.progress
 }
 
 // startPosition turns a lease checkpoint into a reader position and a decoder resume point
