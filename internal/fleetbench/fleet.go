@@ -387,6 +387,10 @@ func (f *fleet) closeWindow(w window, r *Result) {
 	r.FenceEpisodes += episodes(f.fences[w.fences:])
 	r.ProcessorFailures += len(f.failures) - w.failures
 	r.Requests += c.Requests
+	r.StoreErrors += c.Failed
+	if c.Failed > 0 {
+		r.Note += "last proxy error: " + c.LastError + "; "
+	}
 	r.ProducerErrors += f.putErrs - w.putErrs
 	for _, e := range f.exits[w.exits:] {
 		r.Note += e + "; "

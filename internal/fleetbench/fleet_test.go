@@ -142,6 +142,7 @@ func TestJudge(t *testing.T) {
 		{Result{Scenario: ScenarioLatency, ThrottleBurst: time.Second, SelfFences: 9}, "-"},
 		{Result{Scenario: ScenarioStart, Reached: true, Took: time.Second, Lost: 1}, "FAIL"},
 		{Result{Scenario: ScenarioLatency, Injected: time.Second, WorkerExits: 1}, "FAIL"},
+		{Result{Scenario: ScenarioStart, Reached: true, Took: time.Second, StoreErrors: 1}, "pass"},
 	}
 	for _, tt := range tests {
 		if got := judge(tt.r); got.Pass != tt.want {

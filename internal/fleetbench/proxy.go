@@ -44,6 +44,8 @@ type Counts struct {
 	ByOp     map[string]int64 // X-Amz-Target operation, e.g. UpdateItem
 	ByTable  map[string]int64
 	Failed   int64 // requests the upstream did not answer (connection errors)
+	// LastError is the latest such error.
+	LastError string
 	// Throttled requests were answered by the proxy with ProvisionedThroughputExceededException
 	// (included in Requests).
 	Throttled int64
@@ -52,7 +54,7 @@ type Counts struct {
 
 // Sub returns c minus an earlier snapshot.
 func (c Counts) Sub(prev Counts) Counts {
-	out := Counts{Requests: c.Requests - prev.Requests, Failed: c.Failed - prev.Failed, Throttled: c.Throttled - prev.Throttled,
+	out := Counts{Requests: c.Requests - prev.Requests, Failed: c.Failed - prev.Failed, LastError: c.LastError, Throttled: c.Throttled - prev.Throttled,
 		ByOp: map[string]int64{}, ByTable: map[string]int64{}}
 	for k, v := range c.ByOp {
 		if d := v - prev.ByOp[k]; d != 0 {
@@ -124,11 +126,18 @@ func NewProxy(upstream string) (*Proxy, error) {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(u)
 			pr.Out.Host = pr.In.Host // the SDK signed the Host it sent
+			// A request the client gives up on (a timeout, a hedged duplicate) still runs to
+			// its end upstream: dynalite 4.0.0 throws on an aborted request and dies. Real
+			// DynamoDB does not see a client's cancellation either.
+			pr.Out = pr.Out.WithContext(context.WithoutCancel(pr.Out.Context()))
 		},
-		Transport: &http.Transport{MaxIdleConnsPerHost: 512, IdleConnTimeout: time.Minute, DisableCompression: true},
+		// Idle connections close after 2 s, before the upstream's own keep-alive timeout (Node's
+		// default is 5 s), so a request is not sent on a connection the server is closing.
+		Transport: &http.Transport{MaxIdleConnsPerHost: 512, IdleConnTimeout: 2 * time.Second, DisableCompression: true},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			p.mu.Lock()
 			p.cur.Failed++
+			p.cur.LastError = err.Error()
 			p.mu.Unlock()
 			w.WriteHeader(http.StatusBadGateway)
 		},
@@ -165,7 +174,7 @@ func (p *Proxy) SetThrottle(on bool) { p.throttle.Store(on) }
 func (p *Proxy) Counts() Counts {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	c := Counts{Requests: p.cur.Requests, Failed: p.cur.Failed, Throttled: p.cur.Throttled, ByOp: make(map[string]int64, len(p.cur.ByOp)),
+	c := Counts{Requests: p.cur.Requests, Failed: p.cur.Failed, LastError: p.cur.LastError, Throttled: p.cur.Throttled, ByOp: make(map[string]int64, len(p.cur.ByOp)),
 		ByTable: make(map[string]int64, len(p.cur.ByTable)), latency: make(histogram, len(p.tail))}
 	for k, v := range p.cur.ByOp {
 		c.ByOp[k] = v
@@ -215,6 +224,8 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	json.Unmarshal(body, &named) // best effort: only for counting
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
+	// A rewindable body lets the transport resend a request that found a stale connection.
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	affected := true
 	if m := p.only.Load(); m != nil {
 		affected = (*m)(named.TableName)

@@ -139,3 +139,47 @@ func TestProxyCountsAndDelays(t *testing.T) {
 		t.Errorf("after the delay was removed: %v", err)
 	}
 }
+
+// TestProxyFinishesRequestsTheClientAbandons: dynalite dies when a request is aborted mid-way,
+// so the proxy lets every forwarded request run to its end upstream.
+func TestProxyFinishesRequestsTheClientAbandons(t *testing.T) {
+	done := make(chan error, 1)
+	arrived, release := make(chan struct{}), make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-release
+		done <- r.Context().Err() // nil: the upstream connection was not cut
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer up.Close()
+	p, err := NewProxy(up.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, p.URL(), http.NoBody)
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	<-arrived
+	cancel()
+	time.Sleep(50 * time.Millisecond) // give a cut connection time to show (it makes the test pass less, never more)
+	if err := <-errc; err == nil {
+		t.Fatal("the cancelled client got an answer")
+	}
+	close(release)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("the upstream request was cut when the client gave up: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the upstream request never finished")
+	}
+}

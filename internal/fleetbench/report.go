@@ -93,6 +93,9 @@ func (r Result) Measured() string {
 	}
 	parts = append(parts, fences, fmt.Sprintf("%d duplicates", r.Duplicates),
 		fmt.Sprintf("%d lost of %d", r.Lost, r.Produced))
+	if r.StoreErrors > 0 {
+		parts = append(parts, fmt.Sprintf("%d requests the store did not answer (proxy 502, retried by the SDK)", r.StoreErrors))
+	}
 	if r.ProducerErrors > 0 {
 		parts = append(parts, fmt.Sprintf("%d failed PutRecords calls", r.ProducerErrors))
 	}

@@ -164,6 +164,10 @@ type Result struct {
 	SelfFences, FenceEpisodes int
 	// ProcessorFailures: failed processor runs (a failed checkpoint) of running workers.
 	ProcessorFailures int
+	// StoreErrors: requests the proxy could not forward (the store refused or broke the
+	// connection; the proxy answered 502 and the client's SDK retried). Reported, not judged: a
+	// store that died shows as lost records and stalls.
+	StoreErrors int64
 	// ProducerErrors: failed PutRecords calls; their records were sent again, so a record that
 	// was stored by a failed call and again by its retry shows as a duplicate.
 	ProducerErrors int

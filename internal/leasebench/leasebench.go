@@ -68,7 +68,6 @@ type fleet struct {
 	mu       sync.Mutex
 	workers  map[string]*member
 	seen     map[int]int
-	lastBy   map[string]string    // shard -> worker that processed its last batch
 	firstAt  map[string]time.Time // shard -> first batch by a worker other than the event's
 	watch    map[string]string    // shard -> worker whose shards we wait to move
 	produced int
@@ -84,7 +83,7 @@ func newFleet(ctx context.Context, srv *kinesislocal.Server, shards int, name st
 	cfg := srv.AWSConfig()
 	f := &fleet{kc: kinesis.NewFromConfig(cfg), db: &countingDB{Client: dynamodb.NewFromConfig(cfg)},
 		stream: name, app: name + "-app", workers: map[string]*member{}, seen: map[int]int{},
-		lastBy: map[string]string{}, firstAt: map[string]time.Time{}, watch: map[string]string{}}
+		firstAt: map[string]time.Time{}, watch: map[string]string{}}
 	if _, err := f.kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: &f.stream, ShardCount: aws.Int32(int32(shards))}); err != nil {
 		return nil, err
 	}
@@ -125,7 +124,6 @@ func (f *fleet) processed(worker string, b kcl.Batch) {
 			f.firstAt[b.ShardID] = now
 		}
 	}
-	f.lastBy[b.ShardID] = worker
 }
 
 // produce writes n records per tick until ctx ends.
@@ -234,15 +232,16 @@ func waitUntil(ctx context.Context, limit time.Duration, cond func() bool) bool 
 	return true
 }
 
-// shardsOf returns the shards whose last batch worker processed.
+// shardsOf returns the shards worker processes now (its consumer's view). The last batch of a
+// shard is not a measure of that: a shard handed over is still "last processed" by its previous
+// owner until the new one's first batch, which a loaded machine delays past any fixed settle time.
 func (f *fleet) shardsOf(worker string) []string {
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	m := f.workers[worker]
+	f.mu.Unlock()
 	var out []string
-	for s, w := range f.lastBy {
-		if w == worker {
-			out = append(out, s)
-		}
+	for s := range m.c.Stats().Shards {
+		out = append(out, s)
 	}
 	slices.Sort(out)
 	return out

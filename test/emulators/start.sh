@@ -9,6 +9,17 @@
 #                           KINESIS_LOCAL_TLS_ENDPOINT, DYNALITE_ENDPOINT
 #   $HARNESS_RUN_DIR/*.log  each emulator's output
 #
+# Every emulator runs under preload scripts (node --require), never a patched node_modules:
+#   loopback-only.js   binds every TCP listen to 127.0.0.1 (kinesalite and kinesis-local have no
+#                      bind-address option).
+#   abort-tolerant.js  (kinesalite, dynalite) both rethrow a request's 'error' event, so a client
+#                      that closes its connection in the middle of a request body (an SDK call
+#                      cancelled by its context) made the whole process exit with "Error: aborted"
+#                      and every later test on it fail. The script drops
+#                      exactly that error and logs a line per dropped request to the emulator's log;
+#                      any other error still crashes it visibly. kinesis-local is not affected.
+#   Test: internal/conformance TestEmulatorsSurviveAbortedRequest.
+#
 # Environment (defaults in brackets):
 #   EMULATORS               which to start ["kinesalite kinesis-local dynalite"]
 #   KINESALITE_PORT [14567]  DYNALITE_PORT [14568]
@@ -116,14 +127,14 @@ pending=()  # "name pid url target"
 for e in $EMULATORS; do
   case "$e" in
     kinesalite)
-      start kinesalite node --require "$DIR/loopback-only.js" "$DIR/node_modules/kinesalite/cli.js" \
+      start kinesalite node --require "$DIR/loopback-only.js" --require "$DIR/abort-tolerant.js" "$DIR/node_modules/kinesalite/cli.js" \
         --port "$KINESALITE_PORT" --shardLimit "$SHARD_LIMIT" \
         --createStreamMs "$DELAY_MS" --deleteStreamMs "$DELAY_MS" --updateStreamMs "$DELAY_MS"
       pending+=("kinesalite $pid http://127.0.0.1:$KINESALITE_PORT Kinesis_20131202.ListStreams")
       env_lines+=("export KINESALITE_ENDPOINT=http://127.0.0.1:$KINESALITE_PORT")
       ;;
     dynalite)
-      start dynalite node --require "$DIR/loopback-only.js" "$DIR/node_modules/dynalite/cli.js" \
+      start dynalite node --require "$DIR/loopback-only.js" --require "$DIR/abort-tolerant.js" "$DIR/node_modules/dynalite/cli.js" \
         --host 127.0.0.1 --port "$DYNALITE_PORT" \
         --createTableMs "$DELAY_MS" --deleteTableMs "$DELAY_MS" --updateTableMs "$DELAY_MS"
       pending+=("dynalite $pid http://127.0.0.1:$DYNALITE_PORT DynamoDB_20120810.ListTables")

@@ -308,7 +308,11 @@ func describeFrame(kind byte, p []byte) string {
 		q := p[1+nl:]
 		first := binary.LittleEndian.Uint64(q[12:])
 		n := binary.LittleEndian.Uint32(q[20:])
-		return fmt.Sprintf("%d records of stream %q, shard %s, sequence indexes %d..%d", n, p[1:1+nl],
+		recs := "records"
+		if n == 1 {
+			recs = "record"
+		}
+		return fmt.Sprintf("%d %s of stream %q, shard %s, sequence indexes %d..%d", n, recs, p[1:1+nl],
 			shardID(int(binary.LittleEndian.Uint32(q[8:]))), first, first+uint64(n)-1)
 	case walCtl:
 		var ev ctlEvent

@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 )
@@ -49,7 +50,7 @@ func (e *DamageError) Error() string {
 	}
 	b.WriteString(")")
 	if e.What != "" {
-		b.WriteString("; the damaged record held " + e.What)
+		b.WriteString("; the damaged bytes held " + e.What)
 	}
 	b.WriteString("; nothing was cut or changed. Start with --repair (kinesislocal.Options.Repair) to keep every intact record before and after the damage and move the damaged bytes aside")
 	return b.String()
@@ -68,28 +69,55 @@ func describe(fn func(kind byte, payload []byte) string, kind byte, payload []by
 	return fn(kind, payload)
 }
 
-// identify says what the damaged bytes at the start of data (file offset off) held, if a
-// version-2 frame header survives there, or "" if nothing can be identified.
+// identify says what the damaged bytes data (at file offset off, from a frame start to the next
+// intact frame or the end of the file) held: for each version-2 frame header in it that still
+// checks, what the frame held, and how many bytes around them are unidentifiable. "" if nothing
+// can be identified.
 func identify(fn func(byte, []byte) string, data []byte, off int64, v2 bool) string {
 	if !v2 {
 		return ""
 	}
-	hd, why := parseHeader(data, off)
-	if why != "" && hd.n == 0 {
+	var parts []string
+	unknown := 0
+	flush := func() {
+		if unknown > 0 {
+			parts = append(parts, fmt.Sprintf("%d unidentifiable bytes", unknown))
+			unknown = 0
+		}
+	}
+	for i := 0; i < len(data); {
+		hd, why := parseHeader(data[i:], off+int64(i))
+		if why != "" && hd.n == 0 && hd.kind == 0 {
+			// No header that checks here: skip to the next frame marker.
+			j := bytes.Index(data[i+1:], frameMagic)
+			if j < 0 {
+				unknown += len(data) - i
+				break
+			}
+			unknown += j + 1
+			i += j + 1
+			continue
+		}
+		flush()
+		p := data[i+frameHeaderSize:]
+		if int64(len(p)) > hd.n {
+			p = p[:hd.n]
+		}
+		what := describe(fn, hd.kind, p)
+		if what == "" {
+			what = fmt.Sprintf("a %d-byte frame of kind %d", hd.n, hd.kind)
+		}
+		if int64(len(p)) < hd.n {
+			what += fmt.Sprintf(" (only %d of its %d payload bytes present)", len(p), hd.n)
+		}
+		parts = append(parts, what)
+		i += frameHeaderSize + len(p)
+	}
+	if len(parts) == 0 {
 		return ""
 	}
-	p := data[frameHeaderSize:]
-	if int64(len(p)) > hd.n {
-		p = p[:hd.n]
-	}
-	what := describe(fn, hd.kind, p)
-	if what == "" {
-		what = fmt.Sprintf("a %d-byte frame of kind %d", hd.n, hd.kind)
-	}
-	if int64(len(p)) < hd.n {
-		what += fmt.Sprintf(" (only %d of its %d payload bytes present)", len(p), hd.n)
-	}
-	return what
+	flush()
+	return strings.Join(parts, "; ")
 }
 
 // tail examines data, the bytes of a file from a damaged position (file offset base) to its end,

@@ -196,7 +196,7 @@ func (l *Log) damaged(data []byte, off int64, parse parser, v2 bool) error {
 	next, intact, durable := tail(data, off, parse, v2)
 	if durable {
 		return &DamageError{Path: l.path, IntactAfter: intact, Damage: Damage{Offset: off, Length: int64(next), Reason: why,
-			What: identify(l.opts.Describe, data, off, v2)}}
+			What: identify(l.opts.Describe, data[:next], off, v2)}}
 	}
 	aside, err := writeAside(l.opts.FS, filepath.Dir(l.path), fmt.Sprintf("%s.torn-%d", l.path, off), data)
 	if err != nil {

@@ -318,3 +318,19 @@ func TestTornTailsAtOneOffset(t *testing.T) {
 		t.Fatalf("aside files hold %q and %q", first, second)
 	}
 }
+
+// TestDamageSpanningFrames: 16 bytes over the end of one frame and the header of the next make
+// one damaged range; the report names what the first held and counts the rest.
+func TestDamageSpanningFrames(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.log")
+	offs := writeLogT(t, path, 8, false)
+	mutate(t, path, func(b []byte) []byte { copy(b[offs[4]-8:], "0123456789abcdef"); return b })
+	_, _, _, err := openT(t, path, Options{Describe: func(kind byte, p []byte) string { return fmt.Sprintf("kind %d, %d bytes", kind, len(p)) }})
+	var de *DamageError
+	if !errors.As(err, &de) || de.Offset != offs[3] || de.Offset+de.Length != offs[5] {
+		t.Fatalf("got %v, want damage over %d..%d", err, offs[3], offs[5])
+	}
+	if want := fmt.Sprintf("kind 1, 15 bytes; %d unidentifiable bytes", offs[5]-offs[4]); de.What != want {
+		t.Fatalf("what = %q, want %q", de.What, want)
+	}
+}
