@@ -71,8 +71,8 @@ type Consumer struct {
 
 // Stats is a snapshot of a Consumer's counters.
 type Stats struct {
-	// Records and Batches delivered to the processor, Checkpoints written, since Run started.
-	// Checkpoints counts lease-table writes of checkpoints (coalesced: see CheckpointInterval).
+	// Records and Batches delivered to the processor, and Checkpoints written to the lease
+	// table (coalesced: see Config.CheckpointInterval), since Run started.
 	Records, Batches, Checkpoints int64
 	// Throttles counts reads that were throttled or failed and retried.
 	Throttles int64
