@@ -32,8 +32,8 @@ type fetcher interface {
 }
 
 // Shard is one owned shard as its processor sees it: an iterator over batches, and
-// checkpoints. Next, Batch and Err are for the processor's goroutine; Checkpoint and Flush are also
-// safe to call from other goroutines of the processor, also while Next runs.
+// checkpoints. Next, Batch and Err are for the processor's goroutine; Checkpoint and Flush are
+// also safe to call from other goroutines of the processor, also while Next runs.
 type Shard struct {
 	id      string
 	claim   *lease.Claim
