@@ -112,6 +112,17 @@ func (c *Claim) requestStop(handoff bool, deadline time.Time, snap *Lease) {
 	c.stopOnce.Do(func() { close(c.stopping) })
 }
 
+// handOver records that this worker itself asked for the lease to be handed to another worker
+// (l: the lease after that request): Release will complete the handoff. Stopping stays open.
+func (c *Claim) handOver(l Lease) {
+	c.mu.Lock()
+	if l.Counter >= c.lease.Counter {
+		c.lease = l.Clone()
+	}
+	c.handoff = true
+	c.mu.Unlock()
+}
+
 func (c *Claim) lose(cause error) {
 	c.cancel(cause)
 }

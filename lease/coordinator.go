@@ -149,6 +149,8 @@ type loop struct {
 	invalid   map[string]InvalidItem // invalid items of the last read, to report each once
 	pace      pace                   // takes and handoffs per scan while the store struggles
 	more      bool                   // the last scan held back writes: scan again soon
+	pending   map[string]time.Time   // handed over to this worker, giver not done: watch until
+	give      *giveState             // a graceful Shutdown's handover in progress
 }
 
 // Run runs the protocol until ctx is cancelled (hard stop: every claim's context is cancelled
@@ -219,6 +221,9 @@ func (lp *loop) run(ctx context.Context, stopBackground func()) error {
 	defer lt.Stop()
 	ft := time.NewTimer(time.Hour) // the earliest forced handoff
 	defer ft.Stop()
+	pt := time.NewTimer(time.Hour) // watch pending handoffs (handover.go)
+	defer pt.Stop()
+	watching := false
 	shutdown := co.shutdown
 	for {
 		lp.sweep(ctx)
@@ -228,6 +233,10 @@ func (lp *loop) run(ctx context.Context, stopBackground func()) error {
 			ft.Reset(time.Hour)
 		}
 		lp.publish()
+		if !watching && (len(lp.pending) > 0 || lp.give != nil) {
+			pt.Reset(clk.real(watchInterval))
+			watching = true
+		}
 		if lp.draining && len(lp.held) == 0 && len(lp.lingering) == 0 {
 			beat := co.live.beat()
 			stopBackground()
@@ -258,10 +267,11 @@ func (lp *loop) run(ctx context.Context, stopBackground func()) error {
 		case <-shutdown:
 			shutdown = nil
 			lp.draining = true
-			for _, cl := range lp.held {
-				cl.requestStop(false, time.Time{}, nil)
-			}
+			lp.handOver(ctx)
 			scan = true
+		case <-pt.C:
+			watching = false
+			scan = lp.watch(ctx)
 		case b := <-co.live.beats:
 			if (lp.lastWake >= 0 && b.w.Wake != lp.lastWake) || b.started {
 				scan = true
@@ -476,6 +486,7 @@ func (lp *loop) scanLeases(ctx context.Context) {
 	}
 	trouble := clk.since(start) > slowCall(cfg.LeaseDuration) || co.live.struggling()
 	lp.obs.sawLeases(ls, start, clk.now())
+	lp.trackPending(ls)
 	lp.count(func(s *Stats) { s.Scans++; s.Leases = len(ls); s.Invalid = len(bad) })
 	lp.reportInvalid(bad)
 	v := lp.obs.view()
@@ -506,6 +517,9 @@ func (lp *loop) scanLeases(ctx context.Context) {
 		lp.held[key].lose(ErrLeaseLost)
 	}
 	for _, key := range act.Stop {
+		if lp.give != nil && lp.give.keys[key] {
+			continue // handed over by this worker's Shutdown: stopped once the taker watches
+		}
 		snap := byKey[key]
 		lp.held[key].requestStop(true, now.Add(cfg.HandoffTimeout), &snap)
 	}
@@ -580,6 +594,10 @@ func (lp *loop) scanLeases(ctx context.Context) {
 		octx, cancel := lp.opCtx(ctx)
 		err := timed(func() error { _, err := cfg.Store.RequestHandoff(octx, m.Key, m.From, me); return err })
 		if err == nil {
+			if lp.pending == nil {
+				lp.pending = map[string]time.Time{}
+			}
+			lp.pending[m.Key] = clk.now().Add(cfg.HandoffTimeout + cfg.LeaseDuration) // watch it
 			lp.count(func(s *Stats) { s.HandoffsRequested++ })
 			if h := cfg.Hooks.HandoffRequested; h != nil {
 				h(m.Key, m.From.Owner)
