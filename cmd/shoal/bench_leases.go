@@ -58,6 +58,8 @@ func runBenchLeases(ctx context.Context, args []string, stdout, stderr io.Writer
 		len(crash.Gaps), p(crash.Gaps, 50).Seconds(), p(crash.Gaps, 100).Seconds(), crash.Duplicates, crash.Lost)
 	fmt.Fprintf(stdout, "| graceful shutdown, gap per moved shard (%d shards) | p50 %.2fs, max %.2fs; %d duplicates, %d lost | 27-40 s, duplicates |\n",
 		len(grace.Gaps), p(grace.Gaps, 50).Seconds(), p(grace.Gaps, 100).Seconds(), grace.Duplicates, grace.Lost)
+	fmt.Fprintf(stdout, "| graceful shutdown, stall per moved shard: from the stopped worker's last batch to the next worker's first | p50 %.2fs, max %.2fs | - |\n",
+		p(grace.Stalls, 50).Seconds(), p(grace.Stalls, 100).Seconds())
 	fmt.Fprintf(stdout, "| rebalance 1 -> 2 workers, %d leases, until +/-1 | %.1fs; %d duplicates, %d lost | 16.7 min (2.x), 1-4 min (3.x) |\n",
 		*shards, reb.Seconds(), rebDups, rebLost)
 	fmt.Fprintf(stdout, "| DynamoDB writes per lease per minute, steady, no checkpoints (%d leases, %d workers) | %.2f (%.0f per worker per minute) | 18.1 |\n",

@@ -70,6 +70,7 @@ type fleet struct {
 	seen     map[int]int
 	firstAt  map[string]time.Time // shard -> first batch by a worker other than the event's
 	watch    map[string]string    // shard -> worker whose shards we wait to move
+	lastAt   map[string]time.Time // watched shard -> latest batch by the worker it moves from
 	produced int
 }
 
@@ -83,7 +84,7 @@ func newFleet(ctx context.Context, srv *kinesislocal.Server, shards int, name st
 	cfg := srv.AWSConfig()
 	f := &fleet{kc: kinesis.NewFromConfig(cfg), db: &countingDB{Client: dynamodb.NewFromConfig(cfg)},
 		stream: name, app: name + "-app", workers: map[string]*member{}, seen: map[int]int{},
-		firstAt: map[string]time.Time{}, watch: map[string]string{}}
+		firstAt: map[string]time.Time{}, watch: map[string]string{}, lastAt: map[string]time.Time{}}
 	if _, err := f.kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: &f.stream, ShardCount: aws.Int32(int32(shards))}); err != nil {
 		return nil, err
 	}
@@ -119,7 +120,9 @@ func (f *fleet) processed(worker string, b kcl.Batch) {
 			f.seen[id]++
 		}
 	}
-	if from, ok := f.watch[b.ShardID]; ok && from != worker {
+	if from, ok := f.watch[b.ShardID]; ok && from == worker {
+		f.lastAt[b.ShardID] = now
+	} else if ok {
 		if _, done := f.firstAt[b.ShardID]; !done {
 			f.firstAt[b.ShardID] = now
 		}

@@ -17,7 +17,10 @@ import (
 
 // Move is the outcome of a crash or graceful-stop scenario.
 type Move struct {
-	Gaps       []time.Duration // per moved shard: from the kill/stop until another worker processed it
+	Gaps []time.Duration // per moved shard: from the kill/stop until another worker processed it
+	// Stalls: per moved shard, from the last batch the stopped worker processed (a graceful
+	// stop keeps processing while it hands over) until another worker processed it.
+	Stalls     []time.Duration
 	Duplicates int
 	Lost       int
 	// LeasesLost counts leases lost by any worker during the trial (a self-fence when the
@@ -42,6 +45,7 @@ func Failover(ctx context.Context, graceful bool, trials int) (Move, error) {
 			return out, err
 		}
 		out.Gaps = append(out.Gaps, m.Gaps...)
+		out.Stalls = append(out.Stalls, m.Stalls...)
 		out.Duplicates += m.Duplicates
 		out.Lost += m.Lost
 		out.LeasesLost += m.LeasesLost
@@ -98,6 +102,11 @@ func failoverOnce(ctx context.Context, srv *kinesislocal.Server, graceful bool, 
 	f.mu.Lock()
 	for _, s := range victim {
 		out.Gaps = append(out.Gaps, f.firstAt[s].Sub(t0))
+		from := t0
+		if f.lastAt[s].After(from) {
+			from = f.lastAt[s]
+		}
+		out.Stalls = append(out.Stalls, f.firstAt[s].Sub(from))
 	}
 	f.mu.Unlock()
 	stopProd()
