@@ -111,9 +111,12 @@ func (co *Coordinator) notify() {
 	}
 }
 
-// Shutdown stops the coordinator gracefully: it takes nothing more, closes every claim's
-// Stopping channel, waits until every claim is released (each handed to a waiting taker, or made
-// unowned so other workers take it at once), removes its worker row, and makes Run return nil.
+// Shutdown stops the coordinator gracefully: it takes nothing more, hands each held lease to a
+// live peer (a handoff request written on the peer's behalf; claims keep running until the peers
+// have seen it, at most min(2 x HeartbeatInterval, LeaseDuration/2)), closes every claim's
+// Stopping channel, waits until every claim is released (each handed to its taker, which starts
+// within about 50 ms, or, with no live peer, made unowned so other workers take it at once),
+// removes its worker row, and makes Run return nil.
 // If ctx ends first, remaining claims are cancelled with ErrShutdown (their leases expire
 // normally) and Shutdown returns ctx's error after Run returned. Shutdown blocks; it returns
 // at once if Run is not running.
