@@ -113,10 +113,21 @@ func (lp *loop) handOver(ctx context.Context) {
 		return
 	}
 	slices.Sort(peers)
+	// Each peer's load from a fresh read (the last scan may be ScanInterval old, and a stale load
+	// would hand a peer too many, which the fleet then rebalances with another round of moves).
+	octx, cancel := lp.opCtx(ctx)
+	ls, err := cfg.Store.List(octx)
+	cancel()
+	if err != nil {
+		lp.storeErr("list leases", err)
+		for _, s := range lp.obs.leases {
+			ls = append(ls, s.l)
+		}
+	}
 	load := map[string]int{}
-	for _, s := range lp.obs.leases {
-		if !s.l.Finished() && s.l.Owner != "" {
-			load[s.l.Owner]++
+	for _, l := range ls {
+		if !l.Finished() && l.Owner != "" {
+			load[l.Owner]++
 		}
 	}
 	g := &giveState{keys: map[string]bool{}, seen: map[string]int64{}}
@@ -162,7 +173,7 @@ func (lp *loop) handOver(ctx context.Context) {
 	if len(g.keys) == 0 {
 		return
 	}
-	octx, cancel := lp.opCtx(ctx)
+	octx, cancel = lp.opCtx(ctx)
 	defer cancel()
 	for to := range g.seen {
 		if err := cfg.Store.Wake(octx, to); err != nil && !errors.Is(err, ErrNotFound) {
