@@ -150,3 +150,42 @@ func TestHandoffGapShutdown(t *testing.T) {
 		b.cancel()
 	})
 }
+
+// A taker that dies while a leaving worker hands it a lease: the leaving worker stops waiting
+// after its bound, completes the handoff anyway, and the lease expires from the dead taker like
+// any lease, so a third worker takes everything within a lease duration or so.
+func TestShutdownHandoverToDeadTaker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := memlease.New()
+		for i := range 4 {
+			createLeases(t, mem, lease.Lease{Key: "k" + string(rune('0'+i))})
+		}
+		a := startGapWorker(t, lease.Config{Store: mem, WorkerID: "a"})
+		for a.held() < 4 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		b := startGapWorker(t, lease.Config{Store: mem, WorkerID: "b"})
+		for b.held() < 2 || a.held() != 2 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(3 * time.Second)
+		b.cancel() // a hard stop: b's row stays until it expires; its leases are not released
+		start := time.Now()
+		if err := a.co.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("Shutdown took %v with a dead taker", took)
+		}
+		c := startGapWorker(t, lease.Config{Store: mem, WorkerID: "c"})
+		deadline := time.Now().Add(10 * time.Second)
+		for c.held() < 4 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := c.held(); n != 4 {
+			t.Fatalf("c holds %d of 4 leases 10 s after a left and b died", n)
+		}
+		t.Logf("c took every lease %v after a's Shutdown began", time.Since(start))
+		c.cancel()
+	})
+}
