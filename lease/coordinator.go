@@ -154,6 +154,7 @@ type loop struct {
 	more      bool                   // the last scan held back writes: scan again soon
 	pending   map[string]time.Time   // handed over to this worker, giver not done: watch until
 	give      *giveState             // a graceful Shutdown's handover in progress
+	watchNext int                    // the next pending lease watch reads (round robin)
 }
 
 // Run runs the protocol until ctx is cancelled (hard stop: every claim's context is cancelled

@@ -12,6 +12,9 @@ import (
 // its takers to notice their handoffs.
 const watchInterval = 50 * time.Millisecond
 
+// watchBatch is the most handed-over leases read per watch tick.
+const watchBatch = 4
+
 // giveState is a graceful Shutdown's handover in progress: the leases this worker handed to live
 // peers (RequestHandoff written on their behalf) and keeps processing until every taker has shown
 // it saw the wake (its heartbeat advanced after the wake was written), or until the deadline.
@@ -56,11 +59,24 @@ func (lp *loop) watch(ctx context.Context) bool {
 	me := cfg.WorkerID
 	now := cfg.clock.now()
 	ready := false
+	keys := make([]string, 0, len(lp.pending))
 	for key, until := range lp.pending {
 		if _, held := lp.held[key]; held || now.After(until) || lp.draining {
 			delete(lp.pending, key)
 			continue
 		}
+		keys = append(keys, key)
+	}
+	// At most watchBatch reads per tick, taking turns, so a worker waiting for many handoffs
+	// (a join: half the table) reads at a bounded rate; each lease is then seen within
+	// watchInterval x ceil(n / watchBatch).
+	slices.Sort(keys)
+	if len(keys) > watchBatch {
+		i := lp.watchNext % len(keys)
+		keys = append(keys[i:], keys[:i]...)[:watchBatch]
+		lp.watchNext += watchBatch
+	}
+	for _, key := range keys {
 		octx, cancel := lp.opCtx(ctx)
 		cur, err := cfg.Store.Get(octx, key)
 		cancel()
@@ -131,6 +147,9 @@ func (lp *loop) handOver(ctx context.Context) {
 		}
 	}
 	g := &giveState{keys: map[string]bool{}, seen: map[string]int64{}}
+	// One conditional write per lease, in this goroutine: on a slow store, leases not reached
+	// within this budget are released as before rather than delaying the others.
+	budget := cfg.clock.now().Add(cfg.LeaseDuration / 3)
 	var rest []string
 	for _, key := range keys {
 		to := ""
@@ -146,15 +165,15 @@ func (lp *loop) handOver(ctx context.Context) {
 			rest = append(rest, key)
 			continue
 		}
+		if cfg.clock.now().After(budget) {
+			rest = append(rest, key)
+			continue
+		}
+		// The claim's counter is that of this worker's last write on the lease: if a checkpoint
+		// is in flight, or a taker asked for the lease meanwhile, the condition fails and the
+		// lease is stopped and released (or handed to that taker) as before.
 		octx, cancel := lp.opCtx(ctx)
-		cur, err := cfg.Store.Get(octx, key)
-		if err == nil && (cur.Owner != me || cur.CheckpointOwner != "") {
-			err = ErrConflict // moved, or a taker asked for it meanwhile: the normal stop handles it
-		}
-		var l Lease
-		if err == nil {
-			l, err = cfg.Store.RequestHandoff(octx, key, Expect{Owner: me, Counter: cur.Counter}, to)
-		}
+		l, err := cfg.Store.RequestHandoff(octx, key, Expect{Owner: me, Counter: lp.held[key].Lease().Counter}, to)
 		cancel()
 		if err != nil {
 			if !errors.Is(err, ErrConflict) {
