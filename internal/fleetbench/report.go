@@ -80,6 +80,9 @@ func (r Result) Measured() string {
 	case ScenarioSIGTERM, ScenarioSIGKILL:
 		parts = append(parts, fmt.Sprintf("gap p50 %s, max %s (%d of %d shards moved)",
 			secs(Percentile(r.Gaps, 50)), secs(Percentile(r.Gaps, 100)), r.Moved, r.Moving))
+		if r.Scenario == ScenarioSIGTERM && len(r.Stalls) > 0 {
+			parts = append(parts, fmt.Sprintf("stall p50 %s, max %s", secs(Percentile(r.Stalls, 50)), secs(Percentile(r.Stalls, 100))))
+		}
 	case ScenarioLatency:
 		parts = append(parts, fmt.Sprintf("seen p50 %d ms, p99 %d ms; longest shard stall %s",
 			r.LatencyP50.Milliseconds(), r.LatencyP99.Milliseconds(), secs(r.MaxStall)))

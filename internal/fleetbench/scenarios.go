@@ -154,6 +154,13 @@ type Result struct {
 	Reached bool
 	// Gaps: per moved shard, from the signal to the first batch another worker processed.
 	Gaps []time.Duration
+	// Stalls: per moved shard, from the stopped worker's last batch of it (or the signal, if
+	// that came later) to the first batch another worker processed: how long the shard was
+	// not processed. After SIGKILL it equals the gap; after SIGTERM the stopped worker keeps
+	// processing while its takers get ready, so the stall is the shorter, user-visible figure.
+	// Batches of a busy shard are themselves Polling.Interval (250 ms) apart, which bounds
+	// how small a stall can be measured.
+	Stalls []time.Duration
 	// Moved of Moving shards of the stopped worker were processed elsewhere (SIGTERM, SIGKILL).
 	Moved, Moving int
 	// Duplicates: records processed again within the scenario; Lost: records of the fleet
@@ -378,6 +385,14 @@ func (c *Config) stopOne(ctx context.Context, st Store, name string, sig syscall
 		if m := f.watch[s]; !m.done.IsZero() {
 			r.Moved++
 			r.Gaps = append(r.Gaps, m.done.Sub(t0))
+			from := t0
+			if b := f.workers["w1"].batch[s]; b.After(from) {
+				from = b
+			}
+			if from.After(m.done) { // the stopped worker's batch was reported after the taker's
+				from = m.done
+			}
+			r.Stalls = append(r.Stalls, m.done.Sub(from))
 		}
 	}
 	f.mu.Unlock()
