@@ -1,0 +1,5 @@
+//go:build !race
+
+package synctestrace
+
+const raceEnabled = false
