@@ -3,9 +3,10 @@ package fleetbench
 import (
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/shoal-go/shoal/internal/leasebench"
 )
 
 // Targets (issue 10, "Targets, measured the way users run it").
@@ -146,12 +147,4 @@ func WriteTable(w io.Writer, results []Result) {
 }
 
 // Percentile returns the p-th percentile (0..100) of ds (nearest rank), 0 for none.
-func Percentile(ds []time.Duration, p float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := int(p/100*float64(len(s))+0.5) - 1
-	return s[min(max(i, 0), len(s)-1)]
-}
+func Percentile(ds []time.Duration, p float64) time.Duration { return leasebench.Percentile(ds, p) }

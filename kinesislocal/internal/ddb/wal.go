@@ -3,9 +3,7 @@ package ddb
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -95,17 +93,11 @@ func (e *Engine) openWAL(dir string) (*dataLog, error) {
 
 // Repair repairs dir/dynamodb.log (see wal.Repair). The directory must not be open.
 func Repair(dir string, logger *slog.Logger) (wal.RepairReport, error) {
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		return wal.RepairReport{}, nil // nothing to repair
-	}
-	lock, err := dirlock.Lock(dir)
+	rep, err := wal.RepairIn(dir, walName, wal.Options{Logger: logger, Legacy: legacy, Describe: describeFrame})
 	if err != nil {
-		return wal.RepairReport{}, fmt.Errorf("ddb: %w", err)
+		return rep, fmt.Errorf("ddb: %w", err)
 	}
-	if lock != nil {
-		defer lock.Close()
-	}
-	return wal.Repair(filepath.Join(dir, walName), wal.Options{Logger: logger, Legacy: legacy, Describe: describeFrame})
+	return rep, nil
 }
 
 // replayFrame applies one log frame. After a gap left by Repair, a mutation that cannot be

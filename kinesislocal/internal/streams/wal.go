@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -81,17 +80,11 @@ func (e *Engine) openWAL(dir string, compactThreshold int64) (*dataLog, error) {
 
 // Repair repairs dir/streams.log (see wal.Repair). The directory must not be open.
 func Repair(dir string, logger *slog.Logger) (wal.RepairReport, error) {
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		return wal.RepairReport{}, nil // nothing to repair
-	}
-	lock, err := dirlock.Lock(dir)
+	rep, err := wal.RepairIn(dir, logName, wal.Options{Logger: logger, Legacy: legacy, Describe: describeFrame})
 	if err != nil {
-		return wal.RepairReport{}, fmt.Errorf("streams: %w", err)
+		return rep, fmt.Errorf("streams: %w", err)
 	}
-	if lock != nil {
-		defer lock.Close()
-	}
-	return wal.Repair(filepath.Join(dir, logName), wal.Options{Logger: logger, Legacy: legacy, Describe: describeFrame})
+	return rep, nil
 }
 
 func (w *dataLog) close() error {

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/shoal-go/shoal/kinesislocal/internal/dirlock"
 )
 
 // RepairReport says what Repair did to one log.
@@ -18,6 +20,22 @@ type RepairReport struct {
 	// Damaged lists the damaged byte ranges, in file order, each moved aside to its own file.
 	// Empty when the log needed no repair (Repair then changes nothing).
 	Damaged []Damage
+}
+
+// RepairIn repairs the log name in dir (see Repair) while holding the directory's lock, so no
+// server has it open. A missing directory has nothing to repair.
+func RepairIn(dir, name string, opts Options) (RepairReport, error) {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return RepairReport{}, nil
+	}
+	lock, err := dirlock.Lock(dir)
+	if err != nil {
+		return RepairReport{}, err
+	}
+	if lock != nil {
+		defer lock.Close()
+	}
+	return Repair(filepath.Join(dir, name), opts)
 }
 
 // Repair rewrites the log at path keeping every intact frame, before and after any damage,
